@@ -18,6 +18,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {"run", "launch and supervise the workloads of a config file, serve metrics", commandRun},
       {"info", "show the cgroup mode, mounts and controllers of this host", commandInfo},
+      {"check", "validate config files and list every error (file:line:col: key: message)", commandCheck},
   };
   return kCommands;
 }

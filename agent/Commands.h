@@ -24,5 +24,6 @@ int runCommandLine(int argc, char** argv);
 // Verbs (one file each where they grow).
 int commandInfo(const std::vector<std::string>& args);
 int commandRun(const std::vector<std::string>& args);
+int commandCheck(const std::vector<std::string>& args);
 
 }  // namespace cgwarden::agent

@@ -35,7 +35,11 @@ Loaded<Config> loadConfigFile(const std::string& path);
 Loaded<Config> parseConfigText(std::string_view text, const std::string& displayName);
 
 // One workload entry (the same schema as an element of `workloads:`), e.g. an API body.
+// Defaults that depend on the agent (log paths under state_dir) come from `agent`; the
+// two-argument form uses the built-in AgentSpec defaults.
 Loaded<WorkloadSpec> parseWorkloadText(std::string_view text, const std::string& displayName);
+Loaded<WorkloadSpec> parseWorkloadText(std::string_view text, const std::string& displayName,
+                                       const AgentSpec& agent);
 
 // A `limits:` mapping on its own, for live changes (API `set`, CLI flags). Only the keys
 // present are set in the result.

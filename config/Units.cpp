@@ -1,6 +1,9 @@
 #include "config/Units.h"
 
 #include <cmath>
+#include <csignal>
+#include <cctype>
+#include <string>
 
 #include "collectors/Limits.h"
 #include "collectors/TextParse.h"
@@ -98,6 +101,78 @@ std::optional<double> parseCores(std::string_view text) {
   return percent ? *v / 100.0 : *v;
 }
 
+std::optional<uint64_t> parseMicroseconds(std::string_view text) {
+  text = trim(text);
+  if (text == "max") return kUnlimited;
+  if (auto plain = parseUint64(text)) return plain;
+  double number = 0;
+  std::string_view unit;
+  if (!splitNumber(text, number, unit)) return std::nullopt;
+  double us = 0;
+  if (unit == "us" || unit == "\u00b5s") us = 1;
+  else if (unit == "ms") us = 1000;
+  else if (unit == "s") us = 1000000;
+  else return std::nullopt;
+  double value = std::round(number * us);
+  if (value >= 1.8e19) return std::nullopt;
+  return static_cast<uint64_t>(value);
+}
+
+namespace {
+
+struct SignalName {
+  const char* name;
+  int number;
+};
+
+constexpr SignalName kSignals[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+    {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},     {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},       {"PWR", SIGPWR},   {"SYS", SIGSYS},
+};
+
+}  // namespace
+
+std::optional<int> parseSignal(std::string_view text) {
+  text = trim(text);
+  if (auto n = parseUint64(text)) {
+    if (*n >= 1 && *n <= 64) return static_cast<int>(*n);
+    return std::nullopt;
+  }
+  std::string upper;
+  for (char c : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string_view name = upper;
+  if (name.substr(0, 3) == "SIG") name = name.substr(3);
+  for (const auto& s : kSignals) {
+    if (name == s.name) return s.number;
+  }
+  return std::nullopt;
+}
+
+std::string signalName(int signal) {
+  for (const auto& s : kSignals) {
+    if (s.number == signal) return std::string("SIG") + s.name;
+  }
+  return std::to_string(signal);
+}
+
+bool isCpuList(std::string_view text) {
+  text = trim(text);
+  if (text.empty()) return false;
+  for (auto part : splitOn(text, ',')) {
+    auto dash = part.find('-');
+    auto first = parseUint64(part.substr(0, dash));
+    if (!first) return false;
+    if (dash == std::string_view::npos) continue;
+    auto last = parseUint64(part.substr(dash + 1));
+    if (!last || *last < *first) return false;
+  }
+  return true;
+}
+
 std::string formatSize(uint64_t bytes) {
   if (bytes == kUnlimited) return "max";
   static const char* kUnits[] = {"", "Ki", "Mi", "Gi", "Ti"};
@@ -107,6 +182,22 @@ std::string formatSize(uint64_t bytes) {
     ++unit;
   }
   return std::to_string(bytes) + kUnits[unit];
+}
+
+std::string formatDuration(std::chrono::milliseconds d) {
+  int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  const int64_t hours = ms / 3600000, minutes = ms / 60000 % 60, seconds = ms / 1000 % 60, rest = ms % 1000;
+  if (hours) out += std::to_string(hours) + "h";
+  if (minutes) out += std::to_string(minutes) + "m";
+  if (seconds) out += std::to_string(seconds) + "s";
+  if (rest) out += std::to_string(rest) + "ms";
+  return out;
 }
 
 }  // namespace cgwarden::config

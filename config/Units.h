@@ -5,6 +5,9 @@
 //   rate      "10M/s", "10Mi", "500/s"                    -> per second (same suffixes)
 //   duration  "250ms", "30s", "5m", "1h", "1m30s"         -> std::chrono::milliseconds
 //   cores     "1.5", "0.25", "150%"                       -> fraction of one CPU
+//   µs        "50000", "50ms", "100us", "1s"              -> microseconds (bare number: µs, as cpu.cfs_*_us)
+//   signal    "SIGTERM", "TERM", "term", "15"             -> signal number
+//   cpu list  "0-3,6"                                     -> validated cpuset.cpus / cpuset.mems syntax
 //
 // Each returns nullopt-like errors as a string that completes "... is not a size".
 
@@ -21,6 +24,12 @@ std::optional<uint64_t> parseRate(std::string_view text);   // "max" -> kUnlimit
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 std::optional<double> parseCores(std::string_view text);
 
+std::optional<uint64_t> parseMicroseconds(std::string_view text);  // "max" -> kUnlimited
+std::optional<int> parseSignal(std::string_view text);
+std::string signalName(int signal);  // 15 -> "SIGTERM", 99 -> "99"
+bool isCpuList(std::string_view text);  // "0", "0-3", "0-3,6,8-9"; ranges ascending
+
 std::string formatSize(uint64_t bytes);  // 67108864 -> "64Mi", kUnlimited -> "max"
+std::string formatDuration(std::chrono::milliseconds d);  // 90000ms -> "1m30s", 250ms -> "250ms", 0 -> "0s"
 
 }  // namespace cgwarden::config
