@@ -17,6 +17,8 @@ namespace {
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {"run", "launch and supervise the workloads of a config file, serve metrics", commandRun},
+      {"exec", "run one command confined in a fresh cgroup and namespaces, in the foreground", commandExec},
+      {"stress", "generate CPU, memory, fork or idle load (demo and test workloads)", commandStress},
       {"info", "show the cgroup mode, mounts and controllers of this host", commandInfo},
       {"check", "validate config files and list every error (file:line:col: key: message)", commandCheck},
   };

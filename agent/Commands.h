@@ -24,6 +24,8 @@ int runCommandLine(int argc, char** argv);
 // Verbs (one file each where they grow).
 int commandInfo(const std::vector<std::string>& args);
 int commandRun(const std::vector<std::string>& args);
+int commandExec(const std::vector<std::string>& args);
+int commandStress(const std::vector<std::string>& args);
 int commandCheck(const std::vector<std::string>& args);
 
 }  // namespace cgwarden::agent

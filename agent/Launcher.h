@@ -1,0 +1,80 @@
+#pragma once
+// Starts one workload confined from its first instruction.
+//
+// Sequence (parent = the agent, child = the new process):
+//   1. parent: clone3(CLONE_PIDFD | CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET per NamespaceSpec
+//      [| CLONE_INTO_CGROUP when Cgroup::cloneIntoFd() >= 0, i.e. pure v2]).
+//      Without clone3 (ENOSYS) the legacy clone(2) with the same flags is used.
+//   2. v1/hybrid (or no clone3): the child blocks on a pipe; the parent writes the child's pid
+//      into every hierarchy (Cgroup::attach, the cgroup2 PSI twin included), then releases it.
+//      So not one instruction of the workload's own code runs outside its cgroup.
+//   3. child: unshare(CLONE_NEWCGROUP) (after the move, so the workload sees its cgroup as "/"),
+//      mount --make-rprivate / and a fresh /proc, sethostname, `lo` up (ioctl SIOCSIFFLAGS),
+//      setsid (LaunchOptions::newSession).
+//   4. With a pid namespace, or when stdout/stderr go to a rotated log file, the child becomes a
+//      small init (pid 1 in its namespace; otherwise a child subreaper) that forks the workload,
+//      reaps every zombie, forwards SIGTERM SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGWINCH to it,
+//      copies its output into the log file (rotating by size), and exits with the workload's
+//      status: its exit code, or 128+signal.
+//   5. workload: default signal dispositions, stdio, rlimits, setgroups(0)/setgid/setuid, chdir,
+//      every fd >= 3 marked close-on-exec (close_range), execve with a minimal environment
+//      (PATH, HOME) plus WorkloadSpec::env; command[0] without '/' is searched in that PATH.
+//   Any failing step is sent to the parent over a close-on-exec pipe (step + errno), so a
+//   missing or non-executable binary comes back as an Error:
+//     launch web: exec /usr/bin/nope: No such file or directory (ENOENT) (check command[0] ...)
+//
+// Why the init writes the log file (not a reader thread in the agent): the workload's output
+// must survive the agent (`leave_running`, upgrades); a pipe into the agent would break with
+// EPIPE when it exits. The init lives exactly as long as the workload and is charged to its
+// cgroup, which is where the cost of its logging belongs.
+//
+// Between clone and exec the child runs only async-signal-safe code: raw syscalls, no
+// allocation (the agent is multi-threaded). Everything it needs is prepared before the clone.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "agent/Cgroup.h"
+#include "agent/ExitStatus.h"
+#include "collectors/FileIo.h"
+#include "collectors/Result.h"
+#include "config/Config.h"
+
+namespace cgwarden::agent {
+
+struct LaunchOptions {
+  // setsid(): a supervised workload gets its own session so a Ctrl-C at the agent's terminal
+  // reaches only the agent (which stops workloads cleanly). `cgwarden exec` keeps the caller's.
+  bool newSession = true;
+  // stdin from /dev/null (supervised) or inherited (`cgwarden exec`).
+  bool stdinFromNull = true;
+  // Tests turn this off to exercise the clone(2) + attach-before-release fallback.
+  bool useClone3 = true;
+};
+
+struct LaunchedProcess {
+  pid_t pid = -1;      // host pid of the first process (the init when hasInit)
+  UniqueFd pidfd;      // readable (POLLIN) once it has exited; reap with waitpid(pid)
+  bool hasInit = false;
+  std::chrono::system_clock::time_point startedAt;
+};
+
+class Launcher {
+ public:
+  // Starts `spec` in `cgroup` (which must exist; limits are the caller's business).
+  // Blocks until the workload has exec'd or failed (typically well under 10 ms).
+  // Output files (OutputSpec::Mode::File) must have a non-empty path; their directory is created.
+  static Result<LaunchedProcess> launch(const config::WorkloadSpec& spec, Cgroup& cgroup,
+                                        const LaunchOptions& options = {});
+
+  // Whether a launch error is the final execve failing (missing or non-executable binary),
+  // as opposed to the set-up before it: shells exit 127 / 126 for those.
+  static bool isExecFailure(const Error& error);
+
+  // The PATH every workload starts with.
+  static constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+};
+
+}  // namespace cgwarden::agent
