@@ -37,6 +37,16 @@ bool isLabelSuffix(std::string_view name) {
   });
 }
 
+std::optional<std::string> checkEnvName(std::string_view key) {
+  if (isEnvName(key)) return std::nullopt;
+  return quoted(key) + " is not a valid environment variable name (letters, digits, '_')";
+}
+
+std::optional<std::string> checkLabelName(std::string_view key) {
+  if (isLabelSuffix(key)) return std::nullopt;
+  return quoted(key) + " is not a valid label name (letters, digits, '_'; exported as container_label_<name>)";
+}
+
 // RFC 1123 host name, at most HOST_NAME_MAX (64) bytes.
 bool isHostname(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '-' || name.front() == '.') return false;
@@ -202,6 +212,10 @@ void parseOutput(const YAML::Node& node, const std::string& path, ParseContext& 
                                 didYouMean(text, {"inherit", "null", "file"}));
     }
   };
+  if (node.IsNull()) {  // `stdout: null` is a YAML null, not the string "null"
+    out.mode = OutputSpec::Mode::Null;
+    return;
+  }
   if (node.IsScalar()) {
     setPath(node, path, node.Scalar());
     return;
@@ -265,16 +279,7 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::string& path, Pars
   }
 
   if (auto* env = map.get("env")) {
-    if (auto vars = readStringMap(ctx, *env, map.pathOf("env"))) {
-      MapReader keys(ctx, *env, map.pathOf("env"));  // for the locations of bad names
-      for (const auto& e : keys.entries()) {
-        keys.declare({e.key});
-        if (!isEnvName(e.key))
-          ctx.error(e.keyNode, childPath(map.pathOf("env"), e.key),
-                    quoted(e.key) + " is not a valid environment variable name (letters, digits, '_')");
-      }
-      w.env = *vars;
-    }
+    if (auto vars = readStringMap(ctx, *env, map.pathOf("env"), checkEnvName)) w.env = *vars;
   }
   if (auto v = map.string("working_dir")) {
     if (!v->empty() && v->front() == '/') w.workingDir = *v;
@@ -300,17 +305,7 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::string& path, Pars
     }
   }
   if (auto* labels = map.get("labels")) {
-    if (auto values = readStringMap(ctx, *labels, map.pathOf("labels"))) {
-      MapReader keys(ctx, *labels, map.pathOf("labels"));
-      for (const auto& e : keys.entries()) {
-        keys.declare({e.key});
-        if (!isLabelSuffix(e.key))
-          ctx.error(e.keyNode, childPath(map.pathOf("labels"), e.key),
-                    quoted(e.key) + " is not a valid label name (letters, digits, '_'; exported as "
-                                    "container_label_<name>)");
-      }
-      w.labels = *values;
-    }
+    if (auto values = readStringMap(ctx, *labels, map.pathOf("labels"), checkLabelName)) w.labels = *values;
   }
   if (auto v = map.string("image")) w.image = *v;
   if (auto* ns = map.get("namespaces")) parseNamespaces(*ns, map.pathOf("namespaces"), ctx, w.namespaces);

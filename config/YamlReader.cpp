@@ -239,13 +239,20 @@ std::optional<std::vector<std::string>> readStringList(ParseContext& ctx, const 
 }
 
 std::optional<std::map<std::string, std::string>> readStringMap(ParseContext& ctx, const YAML::Node& node,
-                                                                const std::string& path) {
+                                                                const std::string& path, KeyCheck keyCheck) {
   MapReader map(ctx, node, path);
   if (!map.isMap()) return std::nullopt;
   std::map<std::string, std::string> out;
   bool ok = true;
   for (const auto& e : map.entries()) {
     map.declare({e.key});
+    if (keyCheck) {
+      if (auto problem = keyCheck(e.key)) {
+        ctx.error(e.keyNode, childPath(path, e.key), *problem);
+        ok = false;
+        continue;
+      }
+    }
     auto value = readString(ctx, e.value, childPath(path, e.key));
     if (value) out[e.key] = *value;
     else ok = false;

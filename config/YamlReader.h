@@ -96,8 +96,11 @@ std::optional<std::string> readChoice(ParseContext& ctx, const YAML::Node& node,
 std::optional<std::vector<std::string>> readStringList(ParseContext& ctx, const YAML::Node& node,
                                                        const std::string& path);
 // A mapping of string -> string (scalar values; numbers and booleans are kept as written).
+// `keyCheck`, when given, returns an error message for a key that is not acceptable; it is
+// reported at the key.
+using KeyCheck = std::optional<std::string> (*)(std::string_view key);
 std::optional<std::map<std::string, std::string>> readStringMap(ParseContext& ctx, const YAML::Node& node,
-                                                                const std::string& path);
+                                                                const std::string& path, KeyCheck keyCheck = nullptr);
 
 // --- mappings ---------------------------------------------------------------------------
 // Reads one mapping. Each key the parser asks about (get/has/typed getters/declare) becomes
