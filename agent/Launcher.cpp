@@ -23,6 +23,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "agent/CgroupCommon.h"
@@ -38,6 +39,7 @@ constexpr int kLaunchFailureExit = 127;
 // Steps of the child, reported with errno over the error pipe.
 enum class Step : int32_t {
   WaitForAttach = 1,
+  SelfAttach,
   CloseInherited,
   UnshareCgroup,
   MountPrivate,
@@ -61,6 +63,7 @@ enum class Step : int32_t {
 const char* stepName(Step step) {
   switch (step) {
     case Step::WaitForAttach: return "wait for the cgroup attach";
+    case Step::SelfAttach: return "join the cgroup";
     case Step::CloseInherited: return "close inherited fds";
     case Step::UnshareCgroup: return "unshare the cgroup namespace";
     case Step::MountPrivate: return "make / private in the mount namespace";
@@ -101,7 +104,9 @@ struct LogTarget {
 
 // Everything the child needs, as plain data: it must not allocate.
 struct ChildPlan {
-  int syncFd = -1;  // read end; -1 when clone put the child in its cgroup already
+  int syncFd = -1;  // read end; -1 when the child joins its cgroups itself (or clone did)
+  int tasksFds[12] = {};  // v1 `tasks` files the child writes "0" to, pids first
+  int tasksCount = 0;
   int errFd = -1;   // write end of the close-on-exec error pipe
   bool cgroupNs = false, mountNs = false, pidNs = false, utsNs = false, netNs = false;
   const char* hostname = nullptr;
@@ -129,7 +134,7 @@ struct ChildPlan {
   size_t candidateCount = 0;
 
   // fds the child keeps (everything else is closed at once): sorted, unique.
-  int keep[12] = {};
+  int keep[24] = {};
   int keepCount = 0;
 };
 
@@ -373,6 +378,9 @@ bool pump(int readFd, LogTarget& t) {
     } while (n < 0 && errno == EINTR);
     if (n != 1) ::_exit(kLaunchFailureExit);  // the parent gave up (attach failed)
   }
+  for (int i = 0; i < p.tasksCount; ++i) {
+    if (::write(p.tasksFds[i], "0", 1) != 1) fail(p, Step::SelfAttach, errno, i);
+  }
   if (!closeInherited(p)) fail(p, Step::CloseInherited, errno);
   if (p.cgroupNs && ::unshare(CLONE_NEWCGROUP) != 0) fail(p, Step::UnshareCgroup, errno);
   if (p.mountNs) {
@@ -399,6 +407,7 @@ struct PlanStorage {
   std::vector<std::vector<std::string>> rotated;
   std::vector<std::vector<const char*>> rotatedPtrs;
   std::vector<UniqueFd> fds;  // closed in the parent after the clone
+  std::vector<std::string> tasksPaths;
 };
 
 std::string homeOf(uid_t uid) {
@@ -528,6 +537,9 @@ Error describeFailure(const FailureRecord& r, const config::WorkloadSpec& spec, 
       }
       break;
     }
+    case Step::SelfAttach:
+      if (r.detail >= 0 && static_cast<size_t>(r.detail) < s.tasksPaths.size()) path = s.tasksPaths[static_cast<size_t>(r.detail)];
+      break;
     case Step::Chdir:
       path = spec.workingDir;
       hint = "check working_dir";
@@ -644,20 +656,49 @@ Result<LaunchedProcess> Launcher::launch(const config::WorkloadSpec& spec, Cgrou
   if (ns.ipc) flags |= CLONE_NEWIPC;
   if (ns.net) flags |= CLONE_NEWNET;
 
-  // The child always waits for one byte on this pipe: after the attach (v1/hybrid, or the
-  // clone(2) fallback), or right away when clone3 placed it with CLONE_INTO_CGROUP.
+  // Where the clone itself can place the child: the v2 cgroup, or the hybrid PSI twin.
+  const bool parentAttach = options.attach == LaunchOptions::AttachMode::Parent || !options.useClone3;
   int cgroupFd = cgroup.cloneIntoFd();
+  UniqueFd twinFd;
+  std::optional<std::string> twin = cgroup.directoryFor("");
+  if (!parentAttach && cgroupFd < 0 && twin) {
+    auto fd = openDirectory(*twin);
+    if (!fd) return context(fd.error());
+    twinFd = std::move(*fd);
+    cgroupFd = twinFd.get();
+  }
+  if (parentAttach) cgroupFd = -1;
+  // v1 hierarchies the child joins itself (pids first, so the task limit holds from the start).
+  if (!parentAttach && cgroup.cloneIntoFd() < 0) {
+    std::vector<std::string> dirs;
+    if (auto pids = cgroup.directoryFor("pids")) dirs.push_back(*pids);
+    for (const auto& d : cgroup.directories()) {
+      if ((!twin || d != *twin) && std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+    }
+    if (dirs.size() > std::size(plan.tasksFds)) {
+      return context(Error::invalid("join", cgroup.path(), "more hierarchies than the launcher handles"));
+    }
+    for (const auto& d : dirs) {
+      std::string tasks = joinPath(d, "tasks");
+      int fd = ::open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return context(Error::fromErrno("open", tasks, errno));
+      s.fds.emplace_back(fd);
+      s.tasksPaths.push_back(tasks);
+      plan.tasksFds[plan.tasksCount++] = fd;
+    }
+  }
   UniqueFd syncRead, syncWrite;
-  {
+  if (parentAttach) {
     int syncPipe[2];
     if (::pipe2(syncPipe, O_CLOEXEC) != 0) return context(Error::fromErrno("pipe2", "", errno));
     syncRead.reset(syncPipe[0]);
     syncWrite.reset(syncPipe[1]);
+    plan.syncFd = syncRead.get();
   }
-  plan.syncFd = syncRead.get();
 
   std::vector<int> keep = {plan.syncFd, plan.errFd, plan.stdinFd, plan.stdoutFd, plan.stderrFd};
   for (int i = 0; i < plan.logCount; ++i) keep.push_back(plan.logs[i].fd);
+  for (int i = 0; i < plan.tasksCount; ++i) keep.push_back(plan.tasksFds[i]);
   std::sort(keep.begin(), keep.end());
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
   for (int fd : keep) {
@@ -682,6 +723,7 @@ Result<LaunchedProcess> Launcher::launch(const config::WorkloadSpec& spec, Cgrou
   syncRead.reset();
   errWrite.reset();
   s.fds.clear();
+  twinFd.reset();
 
   auto reap = [pid]() {
     int status = 0;
@@ -689,22 +731,22 @@ Result<LaunchedProcess> Launcher::launch(const config::WorkloadSpec& spec, Cgrou
     }
   };
 
-  if (!intoCgroup) {
+  if (parentAttach) {
     if (auto st = cgroup.attach(pid); !st) {
       ::kill(pid, SIGKILL);
       syncWrite.reset();
       reap();
       return context(st.error());
     }
+    char go = 'g';
+    if (::write(syncWrite.get(), &go, 1) != 1) {
+      int e = errno;
+      ::kill(pid, SIGKILL);
+      reap();
+      return context(Error::fromErrno("release", "child " + std::to_string(pid), e));
+    }
+    syncWrite.reset();
   }
-  char go = 'g';
-  if (::write(syncWrite.get(), &go, 1) != 1) {
-    int e = errno;
-    ::kill(pid, SIGKILL);
-    reap();
-    return context(Error::fromErrno("release", "child " + std::to_string(pid), e));
-  }
-  syncWrite.reset();
 
   FailureRecord record;
   ssize_t n;

@@ -5,9 +5,11 @@
 //   1. parent: clone3(CLONE_PIDFD | CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET per NamespaceSpec
 //      [| CLONE_INTO_CGROUP when Cgroup::cloneIntoFd() >= 0, i.e. pure v2]).
 //      Without clone3 (ENOSYS) the legacy clone(2) with the same flags is used.
-//   2. v1/hybrid (or no clone3): the child blocks on a pipe; the parent writes the child's pid
-//      into every hierarchy (Cgroup::attach, the cgroup2 PSI twin included), then releases it.
-//      So not one instruction of the workload's own code runs outside its cgroup.
+//   2. v1/hybrid: clone3 puts the child in the cgroup2 PSI twin (hybrid), and the child's first
+//      act writes "0" to `tasks` in every v1 hierarchy (AttachMode::Auto, see below). With
+//      AttachMode::Parent, or without clone3, the child blocks on a pipe while the parent writes
+//      its pid into every hierarchy (Cgroup::attach), then releases it.
+//      Either way not one instruction of the workload's own code runs outside its cgroup.
 //   3. child: unshare(CLONE_NEWCGROUP) (after the move, so the workload sees its cgroup as "/"),
 //      mount --make-rprivate / and a fresh /proc, sethostname, `lo` up (ioctl SIOCSIFFLAGS),
 //      setsid (LaunchOptions::newSession).
@@ -50,9 +52,24 @@ struct LaunchOptions {
   bool newSession = true;
   // stdin from /dev/null (supervised) or inherited (`cgwarden exec`).
   bool stdinFromNull = true;
-  // Tests turn this off to exercise the clone(2) + attach-before-release fallback.
+  // Tests turn this off to exercise the clone(2) fallback (which implies AttachMode::Parent).
   bool useClone3 = true;
+
+  enum class AttachMode {
+    // v2: clone3(CLONE_INTO_CGROUP). v1/hybrid: clone3 into the cgroup2 twin (hybrid), then the
+    // child's first act is writing "0" to `tasks` in each v1 hierarchy (see below).
+    Auto,
+    // The parent writes the child's pid to every cgroup.procs while the child waits on a pipe.
+    Parent,
+  };
+  AttachMode attach = AttachMode::Auto;
 };
+// Why the child moves itself on v1: writing a pid to cgroup.procs takes the global
+// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (4-16 ms measured
+// here); a single thread writing "0" (itself) to `tasks` skips that lock (kernel/cgroup/cgroup.c,
+// cgroup_procs_write_start) and costs ~0.05 ms. The child is single-threaded, so moving its
+// thread moves the process; it runs only cgwarden's own set-up code before that, and no
+// workload instruction runs before every hierarchy holds it.
 
 struct LaunchedProcess {
   pid_t pid = -1;      // host pid of the first process (the init when hasInit)
