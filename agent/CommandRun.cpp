@@ -1,35 +1,106 @@
+// `cgwarden run --config FILE [--leave-running]`: the agent.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <optional>
 
-#include "agent/Cgroup.h"
+#include "agent/Agent.h"
 #include "agent/Commands.h"
+#include "agent/Logging.h"
+#include "collectors/FileIo.h"
+#include "collectors/TextParse.h"
+#include "config/Loader.h"
 
 namespace cgwarden::agent {
 
-// Foundation stage: detects the cgroup mode and prepares the managed root.
-// The launch issue replaces this with the supervisor.
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/cgwarden/cgwarden.yaml";
+
+const char* kRunUsage =
+    "usage: cgwarden run [--config FILE] [--leave-running]\n"
+    "\n"
+    "Launches and supervises the workloads of FILE (default /etc/cgwarden/cgwarden.yaml) until\n"
+    "SIGTERM or SIGINT, then stops them (stop signal, SIGKILL after the grace period) and\n"
+    "removes their cgroups.\n"
+    "\n"
+    "  --config FILE      the config (see docs/config.md; `cgwarden check FILE` validates it)\n"
+    "  --leave-running    on exit leave the workloads running for the next agent to adopt\n"
+    "                     (same as agent.leave_running: true)\n"
+    "\n"
+    "Logging follows agent.log_level / agent.log_format unless the global --log-level /\n"
+    "--log-format flags are given.\n";
+
+// The value of a global flag given before the verb ("--log-level debug" or "--log-level=debug").
+// The command line parser consumed it already, so read our own argv.
+std::optional<std::string> globalFlag(std::string_view flag) {
+  auto cmdline = readFile("/proc/self/cmdline");
+  if (!cmdline) return std::nullopt;
+  std::vector<std::string_view> argv = splitOn(*cmdline, '\0');
+  for (size_t i = 1; i < argv.size(); ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "run") break;
+    if (arg == flag && i + 1 < argv.size()) return std::string(argv[i + 1]);
+    if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=') {
+      return std::string(arg.substr(flag.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 int commandRun(const std::vector<std::string>& args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::printf("usage: cgwarden run [--config FILE]\n");
-    return kExitOk;
+  std::string configPath = kDefaultConfig;
+  AgentOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kRunUsage);
+      return kExitOk;
+    }
+    if (a == "--leave-running") {
+      options.leaveRunning = true;
+    } else if (a == "--config" && i + 1 < args.size()) {
+      configPath = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      configPath = a.substr(9);
+    } else {
+      std::fprintf(stderr, "cgwarden run: unexpected argument \"%s\"\n%s", a.c_str(), kRunUsage);
+      return kExitUsage;
+    }
   }
-  auto layout = CgroupLayout::detect();
-  if (!layout) {
-    spdlog::error("{}", layout.error().message());
-    return kExitFailure;
+
+  auto loaded = config::loadConfigFile(configPath);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s", loaded.renderErrors().c_str());
+    std::fprintf(stderr, "cgwarden run: %zu error(s) in %s; nothing started\n", loaded.errors.size(), configPath.c_str());
+    return kExitUsage;
   }
-  spdlog::info("{}", layout->describe());
-  auto manager = CgroupManager::create(*layout, "cgwarden");
-  if (!manager) {
-    spdlog::error("{}", manager.error().message());
-    return kExitFailure;
+  const config::AgentSpec& agentSpec = loaded.value->agent;
+  auto level = globalFlag("--log-level");
+  auto format = globalFlag("--log-format");
+  if (!level || !format) {
+    auto fmt = parseLogFormat(format.value_or(agentSpec.logFormat));
+    Status st = fmt ? setupLogging(level.value_or(agentSpec.logLevel), *fmt) : Status(fmt.error());
+    if (!st) {
+      std::fprintf(stderr, "cgwarden run: %s\n", st.error().message().c_str());
+      return kExitUsage;
+    }
   }
-  if (auto st = (*manager)->prepareRoot(); !st) {
+
+  Agent agent(std::move(*loaded.value), options);
+  // INTEGRATION POINT: the metrics sampler and the HTTP server plug in here, e.g.
+  //   agent.addComponent(std::make_unique<SamplerComponent>(...));   // reads agent.supervisor().targetProvider()
+  //   agent.addComponent(std::make_unique<HttpComponent>(...));      // /metrics, /healthz, API on agent.config().agent.listen
+  if (auto st = agent.start(); !st) {
     spdlog::error("{}", st.error().message());
+    agent.stop();
     return kExitFailure;
   }
-  spdlog::info("cgroup root /{} ready", (*manager)->root());
+  spdlog::info("cgwarden running; SIGTERM or SIGINT stops it{}", agent.leaveRunning() ? " (workloads are left running)" : "");
+  agent.run();
+  agent.stop();
   return kExitOk;
 }
 

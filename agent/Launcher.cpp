@@ -494,7 +494,11 @@ void buildCommand(const config::WorkloadSpec& spec, PlanStorage& s) {
   s.envp.push_back(nullptr);
 
   const std::string& cmd = spec.command.front();
-  if (cmd.find('/') != std::string::npos) {
+  char self[4096];
+  ssize_t selfLen = cmd == Launcher::kSelfCommand ? ::readlink("/proc/self/exe", self, sizeof self - 1) : -1;
+  if (selfLen > 0) {
+    s.candidates.emplace_back(self, static_cast<size_t>(selfLen));
+  } else if (cmd.find('/') != std::string::npos) {
     s.candidates.push_back(cmd);
   } else {
     for (std::string_view dir : splitOn(env["PATH"], ':')) {

@@ -20,7 +20,8 @@
 //      status: its exit code, or 128+signal.
 //   5. workload: default signal dispositions, stdio, rlimits, setgroups(0)/setgid/setuid, chdir,
 //      every fd >= 3 marked close-on-exec (close_range), execve with a minimal environment
-//      (PATH, HOME) plus WorkloadSpec::env; command[0] without '/' is searched in that PATH.
+//      (PATH, HOME) plus WorkloadSpec::env; command[0] without '/' is searched in that PATH
+//      ("cgwarden" itself means this binary, see kSelfCommand).
 //   Any failing step is sent to the parent over a close-on-exec pipe (step + errno), so a
 //   missing or non-executable binary comes back as an Error:
 //     launch web: exec /usr/bin/nope: No such file or directory (ENOENT) (check command[0] ...)
@@ -89,6 +90,10 @@ class Launcher {
   // Whether a launch error is the final execve failing (missing or non-executable binary),
   // as opposed to the set-up before it: shells exit 127 / 126 for those.
   static bool isExecFailure(const Error& error);
+
+  // command[0] "cgwarden" runs this very binary (/proc/self/exe), so the demo's
+  // `cgwarden stress` workloads work from a build tree as well as when installed.
+  static constexpr const char* kSelfCommand = "cgwarden";
 
   // The PATH every workload starts with.
   static constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -1,0 +1,114 @@
+#include "agent/Agent.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+namespace cgwarden::agent {
+
+namespace {
+
+sigset_t agentSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+Agent::Agent(config::Config config, AgentOptions options) : config_(std::move(config)), options_(options) {}
+
+Agent::~Agent() { stop(); }
+
+void Agent::addComponent(std::unique_ptr<AgentComponent> component) { components_.push_back(std::move(component)); }
+
+Status Agent::start() {
+  sigset_t set = agentSignals();
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signalFd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signalFd_.valid()) return Error::fromErrno("signalfd", "", errno);
+  stopFd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stopFd_.valid()) return Error::fromErrno("eventfd", "", errno);
+
+  auto layout = collectors::CgroupLayout::detect();
+  if (!layout) return layout.error();
+  layout_ = *layout;
+  spdlog::info("{}", layout_.describe());
+  auto manager = CgroupManager::create(layout_, config_.agent.cgroupRoot);
+  if (!manager) return manager.error();
+  if (auto st = (*manager)->prepareRoot(); !st) return st;
+  spdlog::info("cgroup root /{} ready ({})", (*manager)->root(), collectors::cgroupModeName(layout_.mode));
+
+  SupervisorOptions options;
+  options.stateDir = config_.agent.stateDir;
+  supervisor_ = std::make_unique<Supervisor>(std::move(*manager), options);
+  size_t launched = 0;
+  for (const auto& spec : config_.workloads) {
+    // A workload that cannot start is logged (by the supervisor) and left `failed`.
+    if (supervisor_->launch(spec)) ++launched;
+  }
+  spdlog::info("{} of {} workloads started", launched, config_.workloads.size());
+
+  for (auto& c : components_) {
+    if (auto st = c->start(*this); !st) {
+      Error e = st.error();
+      e.context("start " + c->name());
+      return e;
+    }
+    ++started_;
+    spdlog::info("{} started", c->name());
+  }
+  return {};
+}
+
+int Agent::run() {
+  if (!signalFd_.valid() || !stopFd_.valid()) return 0;
+  for (;;) {
+    struct pollfd fds[2] = {{signalFd_.get(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return 0;
+    if ((fds[1].revents & POLLIN) != 0) return 0;
+    signalfd_siginfo info{};
+    while (::read(signalFd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      int sig = static_cast<int>(info.ssi_signo);
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading the config is not supported yet; restart the agent to apply changes");
+        continue;
+      }
+      spdlog::info("{} received: stopping", signalName(sig));
+      return sig;
+    }
+  }
+}
+
+void Agent::requestStop() {
+  uint64_t one = 1;
+  if (stopFd_.valid()) (void)!::write(stopFd_.get(), &one, sizeof one);
+}
+
+void Agent::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  while (started_ > 0) {
+    auto& c = components_[--started_];
+    c->stop();
+    spdlog::info("{} stopped", c->name());
+  }
+  if (!supervisor_) return;
+  if (leaveRunning()) {
+    spdlog::info("leave_running: workloads keep running in /{}", supervisor_->cgroups().root());
+    supervisor_->detach();
+  } else {
+    supervisor_->shutdown();
+    spdlog::info("all workloads stopped");
+  }
+}
+
+}  // namespace cgwarden::agent

@@ -1,0 +1,112 @@
+#pragma once
+// Owns the managed workloads: launches them into their cgroups, watches their main process,
+// applies the restart policy, stops them, and says what the sampler should read.
+//
+// Threading: every public method is thread-safe (the HTTP server calls from its threads).
+// One internal thread waits on the workloads' pidfds (poll) and on timers (back-off, stop
+// grace); it alone reaps the main processes with waitpid, so the process must not set
+// SIGCHLD to SIG_IGN. Cgroup operations run under one mutex: a call may wait behind a
+// launch (a few ms) or a SIGKILL sweep (bounded by SupervisorOptions::cleanupTimeout).
+//
+// Cgroups: "<root>/<name>" via the CgroupManager. The cgroup is created by launch(), kept
+// across restarts and while the workload is exited/oom_killed/failed (its kernel counters stay
+// monotonic and readable for the metrics), and removed by stop(), remove() and shutdown().
+//
+// OOM kills: the kernel's oom_kill counter of the workload's memory cgroup (v1
+// memory.oom_control, v2 memory.events, "oom_kill N") is read when a run starts and when it
+// ends; a rise means the run ended by OOM, whatever its exit status says.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/Cgroup.h"
+#include "agent/Launcher.h"
+#include "agent/WorkloadEvent.h"
+#include "agent/WorkloadStatus.h"
+#include "collectors/Result.h"
+#include "collectors/SampleTarget.h"
+#include "config/Config.h"
+
+namespace cgwarden::agent {
+
+struct SupervisorOptions {
+  // Log files with an empty path default to <stateDir>/logs/<name>.log.
+  std::string stateDir = "/var/lib/cgwarden";
+  // Upper bound for one SIGKILL sweep of a cgroup and for waiting until it is empty.
+  std::chrono::milliseconds cleanupTimeout{5000};
+  LaunchOptions launch;
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(std::unique_ptr<CgroupManager> manager, SupervisorOptions options = {});
+  // Calls shutdown() unless shutdown() or detach() ran: workloads never outlive an
+  // accidentally destroyed supervisor.
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  CgroupManager& cgroups() { return *manager_; }
+
+  // Registers `spec` and starts it: creates the cgroup, applies the limits, launches.
+  // Fails without registering anything on a duplicate or invalid name, or when the cgroup
+  // or its limits cannot be set up. When the launch itself fails (missing binary, bad
+  // working_dir, ...) the workload stays registered as `failed` with lastError set, and the
+  // launch error is returned.
+  Status launch(const config::WorkloadSpec& spec);
+
+  // Sends the stop signal; after the grace period SIGKILLs the whole cgroup; then removes the
+  // cgroup and the state becomes `stopped`. Returns at once (see waitFor). A workload that is
+  // not running is stopped right away.
+  Status stop(std::string_view name);
+  // Running: stop (with grace) and start again at once, without back-off or counting.
+  // Otherwise: start now (re-creating the cgroup if it was removed); the restart streak resets.
+  Status restart(std::string_view name);
+  // stop(), then forget the workload once its cgroup is gone.
+  Status remove(std::string_view name);
+  // Sends `signal` to the main process (cgwarden's init forwards TERM INT HUP QUIT USR1 USR2
+  // WINCH to the workload).
+  Status signal(std::string_view name, int signal);
+
+  // Live limits: writes the set fields to the cgroup and records them as configured
+  // (a workload without a cgroup gets them at its next start).
+  Status applyLimits(std::string_view name, const Limits& limits);
+  Status freeze(std::string_view name);
+  Status thaw(std::string_view name);
+
+  std::vector<WorkloadStatus> list() const;  // sorted by name
+  Result<WorkloadStatus> status(std::string_view name) const;
+  // Blocks until `done(status)` holds or `timeout` passes; returns the last status seen, or
+  // ENOENT if the workload is not (or no longer) registered. ETIMEDOUT on timeout.
+  Result<WorkloadStatus> waitFor(std::string_view name, const std::function<bool(const WorkloadStatus&)>& done,
+                                 std::chrono::milliseconds timeout) const;
+
+  // What the sampler reads: one target per workload that has a cgroup.
+  std::vector<collectors::SampleTarget> sampleTargets() const;
+  collectors::TargetProvider targetProvider() const {
+    return [this] { return sampleTargets(); };
+  }
+
+  // Listeners run on the thread that caused the event, outside the supervisor's lock
+  // (they may call back into it). Register before launching.
+  void onEvent(std::function<void(const WorkloadEvent&)> listener);
+
+  // Agent shutdown: stops every workload (grace periods run in parallel), removes their
+  // cgroups, waits until done (longest grace + cleanupTimeout at most), stops the thread.
+  void shutdown();
+  // Agent exit with leave_running: stops the thread and leaves every process and cgroup as
+  // it is, for the next agent to adopt.
+  void detach();
+
+ private:
+  struct Workload;
+  struct Impl;
+  std::unique_ptr<CgroupManager> manager_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cgwarden::agent
