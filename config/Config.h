@@ -50,7 +50,8 @@ struct RlimitSpec {
 struct OutputSpec {
   enum class Mode { Inherit, File, Null };
   Mode mode = Mode::Inherit;
-  std::string path;                      // Mode::File; default <state_dir>/logs/<name>.log
+  std::string path;                      // Mode::File; never empty after loading (default
+                                         // <state_dir>/logs/<name>.log; stdout and stderr may share it)
   uint64_t rotateBytes = 10 * 1024 * 1024;  // rotate when the file grows past this
   uint32_t keep = 3;                     // rotated files kept: name.log.1 .. name.log.N
 };
@@ -62,12 +63,14 @@ struct WorkloadSpec {
   std::string workingDir = "/";
   std::optional<uint32_t> uid;            // resolved from `user` (name or number)
   std::optional<uint32_t> gid;            // resolved from `group`, else the user's primary group
+                                          // (a numeric uid with no passwd entry: gid = uid)
   std::string user;                       // as written, for display
   std::string group;
   std::map<std::string, std::string> labels;  // exported as container_label_<key>
   std::string image;                      // exported as the `image` label
   NamespaceSpec namespaces;
-  std::string hostname;                   // default: the workload's name
+  std::string hostname;                   // set by the loader to the workload's name when empty
+                                          // and namespaces.uts; empty when uts is false
   std::vector<RlimitSpec> rlimits;
   Limits limits;
   RestartSpec restart;

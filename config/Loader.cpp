@@ -78,6 +78,9 @@ Loaded<Config> parseConfigText(std::string_view text, const std::string& display
     for (const auto& section : configSections()) {
       if (auto* node = top.get(section.key)) section.parse(*node, section.key, ctx, config);
     }
+    for (const auto& e : top.entries()) {
+      if (e.key.rfind("x-", 0) == 0) top.ignore(e.key);  // extension keys: anchors for `<<: *name`
+    }
     top.finish();
     for (const auto& section : configSections()) {
       if (section.finish) section.finish(ctx, config);

@@ -39,6 +39,11 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::string& path, Pars
 // Defaults that depend on the agent section (log file paths under state_dir, hostname).
 void completeWorkload(WorkloadSpec& workload, const AgentSpec& agent);
 
+// Names of workloads (and of other named things: adopt rules, policies): [a-z0-9][a-z0-9_.-]*,
+// at most 64 characters. invalidNameMessage completes "<key path>: ...".
+bool isWorkloadName(std::string_view name);
+std::string invalidNameMessage(std::string_view name);
+
 // A `limits:` mapping (LimitsSection.cpp). Only keys present are set. Shorthands:
 // `cpu: 0.5` = cpu.cores, `memory: 64Mi` = memory.max, `pids: 32` = pids.max.
 Limits parseLimits(const YAML::Node& node, const std::string& path, ParseContext& ctx);

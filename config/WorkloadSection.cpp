@@ -13,16 +13,6 @@ namespace cgwarden::config {
 
 namespace {
 
-constexpr size_t kMaxNameLength = 64;
-
-bool isWorkloadName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength) return false;
-  auto lowerOrDigit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!lowerOrDigit(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return lowerOrDigit(c) || c == '_' || c == '.' || c == '-'; });
-}
-
 bool isEnvName(std::string_view name) {
   if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -237,6 +227,21 @@ void parseOutput(const YAML::Node& node, const std::string& path, ParseContext& 
 
 }  // namespace
 
+bool isWorkloadName(std::string_view name) {
+  constexpr size_t kMaxNameLength = 64;
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  auto lowerOrDigit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!lowerOrDigit(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return lowerOrDigit(c) || c == '_' || c == '.' || c == '-'; });
+}
+
+std::string invalidNameMessage(std::string_view name) {
+  return quoted(name) +
+         " is not a valid name (lowercase letters, digits, '_', '.', '-', starting with a letter or digit, at most 64 "
+         "characters)";
+}
+
 WorkloadSpec parseWorkload(const YAML::Node& node, const std::string& path, ParseContext& ctx) {
   WorkloadSpec w;
   w.location = ctx.locate(node);
@@ -251,9 +256,7 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::string& path, Pars
     if (auto v = readString(ctx, *name, map.pathOf("name"))) {
       if (isWorkloadName(*v)) w.name = *v;
       else
-        ctx.error(*name, map.pathOf("name"),
-                  quoted(*v) + " is not a valid name (lowercase letters, digits, '_', '.', '-', starting with a "
-                               "letter or digit, at most 64 characters)");
+        ctx.error(*name, map.pathOf("name"), invalidNameMessage(*v));
     }
   } else {
     ctx.error(map.location(), path, "missing key \"name\"");

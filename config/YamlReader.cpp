@@ -273,6 +273,7 @@ MapReader::MapReader(ParseContext& ctx, const YAML::Node& node, std::string path
     return;
   }
   isMap_ = true;
+  std::vector<YAML::Node> merges;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const YAML::Node keyNode = it->first;
     if (!keyNode.IsScalar()) {
@@ -280,6 +281,10 @@ MapReader::MapReader(ParseContext& ctx, const YAML::Node& node, std::string path
       continue;
     }
     std::string key = keyNode.Scalar();
+    if (key == "<<" && keyNode.Tag() != "tag:yaml.org,2002:str") {
+      merges.push_back(it->second);
+      continue;
+    }
     auto dup = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
     if (dup != entries_.end()) {
       SourceLocation first = ctx_.locate(dup->keyNode);
@@ -288,6 +293,43 @@ MapReader::MapReader(ParseContext& ctx, const YAML::Node& node, std::string path
       continue;
     }
     entries_.push_back(Entry{std::move(key), keyNode, it->second});
+  }
+  for (const auto& merge : merges) {
+    if (merge.IsMap()) {
+      mergeFrom(merge, 0);
+    } else if (merge.IsSequence()) {
+      for (size_t i = 0; i < merge.size(); ++i) {
+        if (merge[i].IsMap()) mergeFrom(merge[i], 0);
+        else ctx_.error(merge[i], childPath(path_, "<<"), "a merge key takes mappings, got " + describeNode(merge[i]));
+      }
+    } else {
+      ctx_.error(merge, childPath(path_, "<<"), "a merge key takes a mapping or a list of mappings, got " +
+                                                     describeNode(merge));
+    }
+  }
+}
+
+// YAML merge keys (`<<: *defaults`): keys written in the mapping win, then earlier sources.
+void MapReader::mergeFrom(const YAML::Node& source, int depth) {
+  if (depth > 16) return;  // an alias cycle; yaml-cpp already refuses most of them
+  std::vector<YAML::Node> nested;
+  for (auto it = source.begin(); it != source.end(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    std::string key = it->first.Scalar();
+    if (key == "<<") {
+      nested.push_back(it->second);
+      continue;
+    }
+    bool present = std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+    if (!present) entries_.push_back(Entry{std::move(key), it->first, it->second});
+  }
+  for (const auto& n : nested) {
+    if (n.IsMap()) mergeFrom(n, depth + 1);
+    if (n.IsSequence()) {
+      for (size_t i = 0; i < n.size(); ++i) {
+        if (n[i].IsMap()) mergeFrom(n[i], depth + 1);
+      }
+    }
   }
 }
 
@@ -302,6 +344,8 @@ const YAML::Node* MapReader::get(std::string_view key) {
 void MapReader::declare(std::initializer_list<std::string_view> keys) {
   for (auto k : keys) get(k);
 }
+
+void MapReader::ignore(std::string_view key) { ignored_.emplace_back(key); }
 
 SourceLocation MapReader::keyLocation(std::string_view key) const {
   for (const auto& e : entries_) {
@@ -359,6 +403,7 @@ void MapReader::finish() {
   finished_ = true;
   for (const auto& e : entries_) {
     if (std::find(known_.begin(), known_.end(), e.key) != known_.end()) continue;
+    if (std::find(ignored_.begin(), ignored_.end(), e.key) != ignored_.end()) continue;
     ctx_.error(e.keyNode, childPath(path_, e.key), "unknown key" + didYouMean(e.key, known_));
   }
 }

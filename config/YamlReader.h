@@ -106,7 +106,8 @@ std::optional<std::map<std::string, std::string>> readStringMap(ParseContext& ct
 // Reads one mapping. Each key the parser asks about (get/has/typed getters/declare) becomes
 // "known"; finish() reports every other key as unknown, with a did-you-mean hint drawn from
 // the known ones. Duplicate keys are reported at the second occurrence. A null node (`key:`
-// with nothing after it) reads as an empty mapping.
+// with nothing after it) reads as an empty mapping. YAML merge keys (`<<: *defaults`, or a
+// list of aliases) are expanded: keys written in the mapping win over merged ones.
 class MapReader {
  public:
   MapReader(ParseContext& ctx, const YAML::Node& node, std::string path);
@@ -121,6 +122,9 @@ class MapReader {
   const YAML::Node* get(std::string_view key);
   bool has(std::string_view key) { return get(key) != nullptr; }
   void declare(std::initializer_list<std::string_view> keys);
+  // Accepts `key` without reading it and without offering it as a did-you-mean hint
+  // (e.g. top-level `x-*` extension keys that only hold YAML anchors).
+  void ignore(std::string_view key);
   std::string pathOf(std::string_view key) const { return childPath(path_, key); }
   // Where the KEY is written (for errors about the key itself); the mapping's location if absent.
   SourceLocation keyLocation(std::string_view key) const;
@@ -150,12 +154,15 @@ class MapReader {
   void finish();
 
  private:
+  void mergeFrom(const YAML::Node& source, int depth);
+
   ParseContext& ctx_;
   YAML::Node node_;
   std::string path_;
   bool isMap_ = false;
   std::vector<Entry> entries_;
   std::vector<std::string> known_;
+  std::vector<std::string> ignored_;
   bool finished_ = false;
 };
 

@@ -461,6 +461,46 @@ TEST(LoaderTest, MissingRequiredKeysAndExclusiveKeys) {
                           "converted to a weight)"));
 }
 
+TEST(LoaderTest, MergeKeysShareSettingsAndExplicitKeysWin) {
+  Config c = load(R"(x-defaults: &defaults
+  limits: {memory: 64Mi}
+  restart: always
+x-small: &small
+  limits: {memory: 16Mi}
+  stop_grace: 2s
+workloads:
+  - <<: *defaults
+    name: a
+    command: [x]
+  - <<: [*small, *defaults]
+    name: b
+    command: [x]
+    restart: never
+)");
+  ASSERT_EQ(c.workloads.size(), 2u);
+  EXPECT_EQ(c.workloads[0].limits.memory.max, 64ull << 20);
+  EXPECT_EQ(c.workloads[0].restart.policy, RestartPolicy::Always);
+  EXPECT_EQ(c.workloads[1].limits.memory.max, 16ull << 20);  // the first source wins
+  EXPECT_EQ(c.workloads[1].stopGrace, milliseconds(2000));
+  EXPECT_EQ(c.workloads[1].restart.policy, RestartPolicy::Never);  // written in the mapping: wins
+
+  // An error inside merged settings points at where they are written (the anchor).
+  EXPECT_THAT(errorsOf(R"(x-defaults: &defaults
+  limits: {memory: 64Q}
+  stop_grace: 1s
+workloads:
+  - <<: *defaults
+    name: a
+    command: [x]
+  - <<: 3
+    name: b
+    command: [x]
+)"),
+              ElementsAre("t.yaml:2:20: workloads[0].limits.memory: \"64Q\" is not a size (e.g. 64Mi, 1.5G)",
+                          "t.yaml:8:9: workloads[1][\"<<\"]: a merge key takes a mapping or a list of mappings, got "
+                          "a string"));
+}
+
 TEST(LoaderTest, YamlSyntaxErrorsHaveAPosition) {
   auto errors = errorsOf("workloads:\n  - name: a\n    command: [x\n");
   ASSERT_EQ(errors.size(), 1u);
