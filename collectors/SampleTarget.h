@@ -31,6 +31,8 @@ struct SampleTarget {
   std::optional<int> lastExitCode;    // exit status of the last run (128+signal when killed)
   double startTimeSeconds = 0;        // unix time the current run started (container_start_time_seconds)
   Limits configuredLimits;            // as configured (cgwarden_limit_* metrics)
+
+  bool operator==(const SampleTarget&) const = default;
 };
 
 // Called once per tick by the sampler to learn the current set of targets.

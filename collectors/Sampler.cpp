@@ -1,0 +1,1040 @@
+#include "collectors/Sampler.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "collectors/Conversions.h"
+#include "collectors/CpuFiles.h"
+#include "collectors/DeviceNames.h"
+#include "collectors/FileIo.h"
+#include "collectors/LimitFiles.h"
+#include "collectors/MemoryFiles.h"
+#include "collectors/PidsFiles.h"
+#include "collectors/PressureFiles.h"
+
+namespace cgwarden::collectors {
+
+namespace {
+
+enum Dir : uint8_t { kDirCpu, kDirCpuacct, kDirMemory, kDirIo, kDirPids, kDirUnified, kDirCount };
+
+enum File : uint8_t {
+  kCpuacctUsage,
+  kCpuacctStat,
+  kCpuStatV1,
+  kCpuStatV2,
+  kMemoryStatV1,
+  kMemoryUsage,
+  kMemoryMaxUsage,
+  kMemoryFailcnt,
+  kOomControl,
+  kMemoryStatV2,
+  kMemoryCurrent,
+  kMemoryPeak,
+  kSwapCurrent,
+  kMemoryEvents,
+  kBlkioBytes,
+  kBlkioOps,
+  kIoStat,
+  kPidsCurrent,
+  kProcs,
+  kCpuPressure,
+  kMemoryPressure,
+  kIoPressure,
+  kFileCount
+};
+
+struct FileSpec {
+  Dir dir;
+  std::array<const char*, 3> names;  // candidates, the first that exists is used
+};
+
+// clang-format off
+constexpr FileSpec kFiles[kFileCount] = {
+    {kDirCpuacct, {"cpuacct.usage"}},
+    {kDirCpuacct, {"cpuacct.stat"}},
+    {kDirCpu, {"cpu.stat"}},
+    {kDirCpu, {"cpu.stat"}},  // v2; on hybrid the twin's cpu.stat (kDirUnified), see openTarget
+    {kDirMemory, {"memory.stat"}},
+    {kDirMemory, {"memory.usage_in_bytes"}},
+    {kDirMemory, {"memory.max_usage_in_bytes"}},
+    {kDirMemory, {"memory.failcnt"}},
+    {kDirMemory, {"memory.oom_control"}},
+    {kDirMemory, {"memory.stat"}},
+    {kDirMemory, {"memory.current"}},
+    {kDirMemory, {"memory.peak"}},
+    {kDirMemory, {"memory.swap.current"}},
+    {kDirMemory, {"memory.events"}},
+    // cAdvisor's order: the throttle files count every IO; the scheduler ones only under BFQ/CFQ.
+    {kDirIo, {"blkio.throttle.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive",
+              "blkio.io_service_bytes_recursive"}},
+    {kDirIo, {"blkio.throttle.io_serviced_recursive", "blkio.bfq.io_serviced_recursive",
+              "blkio.io_serviced_recursive"}},
+    {kDirIo, {"io.stat"}},
+    {kDirPids, {"pids.current"}},
+    {kDirPids, {"cgroup.procs"}},  // any hierarchy will do, see openTarget
+    {kDirUnified, {"cpu.pressure"}},
+    {kDirUnified, {"memory.pressure"}},
+    {kDirUnified, {"io.pressure"}},
+};
+// clang-format on
+
+constexpr uint32_t bit(File f) { return uint32_t{1} << f; }
+
+constexpr uint32_t kV1Files = bit(kCpuacctUsage) | bit(kCpuacctStat) | bit(kCpuStatV1) | bit(kMemoryStatV1) |
+                              bit(kMemoryUsage) | bit(kMemoryMaxUsage) | bit(kMemoryFailcnt) | bit(kOomControl) |
+                              bit(kBlkioBytes) | bit(kBlkioOps) | bit(kPidsCurrent) | bit(kProcs) |
+                              bit(kCpuPressure) | bit(kMemoryPressure) | bit(kIoPressure);
+constexpr uint32_t kV2Files = bit(kCpuStatV2) | bit(kMemoryStatV2) | bit(kMemoryCurrent) | bit(kMemoryPeak) |
+                              bit(kSwapCurrent) | bit(kMemoryEvents) | bit(kIoStat) | bit(kPidsCurrent) |
+                              bit(kProcs) | bit(kCpuPressure) | bit(kMemoryPressure) | bit(kIoPressure);
+
+enum class Outcome { Ok, Absent, Gone, Failed };
+
+double unixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double threadCpuSeconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool goneErrno(int err) { return err == ENOENT || err == ENODEV; }
+
+// Keeps a counter monotonic across a recreated cgroup: a value lower than the last one
+// means the kernel started again from zero, so the last value becomes part of the offset.
+struct CounterTrack {
+  uint64_t last = 0;
+  uint64_t offset = 0;
+  void apply(uint64_t& value) {
+    if (value < last) offset += last;
+    last = value;
+    value += offset;
+  }
+};
+
+constexpr uint64_t CpuUsage::*kCpuCounters[] = {&CpuUsage::usageNs,      &CpuUsage::userNs,
+                                                &CpuUsage::systemNs,     &CpuUsage::periods,
+                                                &CpuUsage::throttledPeriods, &CpuUsage::throttledNs,
+                                                &CpuUsage::bursts,       &CpuUsage::burstNs};
+constexpr uint64_t MemoryUsage::*kMemoryCounters[] = {
+    &MemoryUsage::pgfault,  &MemoryUsage::pgmajfault, &MemoryUsage::workingsetRefaultAnon,
+    &MemoryUsage::workingsetRefaultFile, &MemoryUsage::pgscan, &MemoryUsage::pgsteal,
+    &MemoryUsage::oomKills, &MemoryUsage::eventsLow,  &MemoryUsage::eventsHigh,
+    &MemoryUsage::eventsMax, &MemoryUsage::eventsOom};
+constexpr uint64_t IoDeviceUsage::*kIoCounters[] = {
+    &IoDeviceUsage::readBytes,   &IoDeviceUsage::writeBytes,  &IoDeviceUsage::readOps,
+    &IoDeviceUsage::writeOps,    &IoDeviceUsage::discardBytes, &IoDeviceUsage::discardOps,
+    &IoDeviceUsage::costUsageUs, &IoDeviceUsage::costWaitUs,  &IoDeviceUsage::costIndebtUs,
+    &IoDeviceUsage::costIndelayUs};
+constexpr size_t kCpuCounterCount = std::size(kCpuCounters);
+constexpr size_t kMemoryCounterCount = std::size(kMemoryCounters);
+constexpr size_t kIoCounterCount = std::size(kIoCounters);
+
+struct DeviceTrack {
+  uint32_t major = 0;
+  uint32_t minor = 0;
+  std::array<CounterTrack, kIoCounterCount> counters;
+};
+
+struct OpenDir {
+  std::string path;
+  UniqueFd fd;  // invalid when the descriptor budget was exhausted: use the path
+};
+
+struct FileState {
+  int fd = -1;            // held across ticks (counted in the budget), or -1
+  int8_t slot = -1;       // index into TargetState::dirs, -1 = not read for this target
+  int8_t nameIndex = -1;  // which of FileSpec::names exists, -1 = not resolved yet
+  bool absent = false;    // none of the names exists in a live cgroup
+  bool errorLogged = false;
+};
+
+struct TargetState {
+  std::shared_ptr<const SampleTarget> target;
+  bool seen = false;
+  bool open = false;
+  std::vector<OpenDir> dirs;
+  std::array<int8_t, kDirCount> dirSlot{};
+  std::array<FileState, kFileCount> files{};
+  double dirCtime = 0;
+  uint64_t staggerSlot = 0;
+  bool specDirty = true;
+  bool hasSpec = false;
+  SpecLimits spec;
+  bool specErrorLogged = false;
+  std::array<CounterTrack, kCpuCounterCount> cpuCounters{};
+  std::array<CounterTrack, kMemoryCounterCount> memoryCounters{};
+  std::array<CounterTrack, 6> pressureCounters{};
+  std::vector<DeviceTrack> deviceCounters;
+};
+
+}  // namespace
+
+struct Sampler::Impl {
+  CgroupLayout layout;
+  TargetProvider provider;
+  SamplerOptions options;
+  uint64_t userHz = 100;
+  size_t maxOpenFiles = 0;
+
+  std::atomic<std::shared_ptr<const Snapshot>> latest;
+  std::mutex tickMutex;  // serialises ticks (loop vs tick())
+  // Everything below is only touched under tickMutex.
+  std::map<std::string, std::unique_ptr<TargetState>, std::less<>> states;
+  uint64_t ticks = 0;
+  uint64_t errorsTotal = 0;
+  uint64_t tickErrors = 0;
+  size_t heldFds = 0;
+  uint64_t nextStagger = 0;
+  std::vector<char> buffer = std::vector<char>(64 * 1024);
+  std::vector<IoDeviceUsage> ioScratch;
+  DeviceNames deviceNames;
+  std::shared_ptr<const DeviceNameMap> deviceMap = std::make_shared<DeviceNameMap>();
+  std::shared_ptr<Snapshot> previous;  // published last tick
+  std::shared_ptr<Snapshot> spare;     // published two ticks ago: reused when nobody holds it
+
+  std::thread thread;
+  std::mutex loopMutex;
+  std::condition_variable loopCv;
+  bool stopping = false;
+  bool runningFlag = false;
+
+  Impl(CgroupLayout l, TargetProvider p, SamplerOptions o)
+      : layout(std::move(l)), provider(std::move(p)), options(std::move(o)), deviceNames(options.sysRoot) {
+    userHz = options.userHz != 0 ? options.userHz : static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+    if (userHz == 0) userHz = 100;
+    maxOpenFiles = options.maxOpenFiles;
+    if (maxOpenFiles == SamplerOptions::kAutoOpenFiles) {
+      rlimit rl{};
+      maxOpenFiles = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 4 : 256;
+    }
+    if (options.specRefreshTicks == 0) options.specRefreshTicks = 1;
+    auto empty = std::make_shared<Snapshot>();
+    empty->mode = layout.mode;
+    empty->deviceNames = deviceMap;
+    latest.store(std::move(empty));
+  }
+
+  ~Impl() {
+    for (auto& [id, state] : states) closeTarget(*state);
+  }
+
+  // ---- descriptors -------------------------------------------------------------------
+
+  void closeTarget(TargetState& s) {
+    for (auto& f : s.files) {
+      if (f.fd >= 0) {
+        ::close(f.fd);
+        --heldFds;
+      }
+      f = FileState{};
+    }
+    for (auto& d : s.dirs) {
+      if (d.fd.valid()) --heldFds;
+    }
+    s.dirs.clear();
+    s.open = false;
+  }
+
+  // Opens `name` in directory `d` read-only; -1 with errno on failure.
+  static int openIn(const OpenDir& d, const char* name) {
+    if (d.fd.valid()) return ::openat(d.fd.get(), name, O_RDONLY | O_CLOEXEC);
+    char path[PATH_MAX];
+    int n = std::snprintf(path, sizeof path, "%s/%s", d.path.c_str(), name);
+    if (n < 0 || static_cast<size_t>(n) >= sizeof path) {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    return ::open(path, O_RDONLY | O_CLOEXEC);
+  }
+
+  static bool alive(const OpenDir& d) {
+    struct stat st {};
+    if (d.fd.valid()) return ::fstatat(d.fd.get(), "cgroup.procs", &st, 0) == 0 || !goneErrno(errno);
+    std::string probe = d.path + "/cgroup.procs";
+    return ::stat(probe.c_str(), &st) == 0 || !goneErrno(errno);
+  }
+
+  // Reads a whole file from `fd` at offset 0 into the buffer (grown when a read fills it).
+  // For the kernel's seq_file-backed cgroup files, a read shorter than the buffer is EOF.
+  bool readAll(int fd, std::string_view& out) {
+    for (;;) {
+      ssize_t n;
+      do {
+        n = ::pread(fd, buffer.data(), buffer.size(), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) return false;
+      if (static_cast<size_t>(n) < buffer.size()) {
+        out = std::string_view(buffer.data(), static_cast<size_t>(n));
+        return true;
+      }
+      buffer.resize(buffer.size() * 2);
+    }
+  }
+
+  // Opens the target's directories. False when the cgroup does not exist (not an error).
+  bool openTarget(TargetState& s) {
+    closeTarget(s);
+    const SampleTarget& t = *s.target;
+    bool v2 = layout.mode == CgroupMode::V2;
+    auto lookup = [&](std::string_view key) -> const std::string* {
+      auto it = t.dirs.find(key);
+      return it != t.dirs.end() && !it->second.empty() ? &it->second : nullptr;
+    };
+    std::array<const std::string*, kDirCount> paths{};
+    paths[kDirUnified] = lookup("");
+    paths[kDirCpu] = lookup("cpu");
+    paths[kDirCpuacct] = v2 ? nullptr : lookup("cpuacct");
+    paths[kDirMemory] = lookup("memory");
+    paths[kDirIo] = lookup(v2 ? "io" : "blkio");
+    if (paths[kDirIo] == nullptr) paths[kDirIo] = lookup(v2 ? "blkio" : "io");
+    paths[kDirPids] = lookup("pids");
+    if (v2) {
+      for (auto& p : paths) {
+        if (p == nullptr) p = paths[kDirUnified];
+      }
+    }
+    s.dirSlot.fill(-1);
+    for (int d = 0; d < kDirCount; ++d) {
+      if (paths[d] == nullptr) continue;
+      int8_t slot = -1;
+      for (size_t i = 0; i < s.dirs.size(); ++i) {
+        if (s.dirs[i].path == *paths[d]) slot = static_cast<int8_t>(i);
+      }
+      if (slot < 0) {
+        OpenDir od;
+        od.path = *paths[d];
+        if (heldFds < maxOpenFiles) {
+          int fd = ::open(od.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (fd < 0) {
+            int err = errno;
+            closeTarget(s);
+            if (!goneErrno(err)) reportError(s, Error::fromErrno("open", od.path, err));
+            return false;
+          }
+          od.fd.reset(fd);
+          ++heldFds;
+        } else {
+          struct stat st {};
+          if (::stat(od.path.c_str(), &st) != 0) {
+            int err = errno;
+            closeTarget(s);
+            if (!goneErrno(err)) reportError(s, Error::fromErrno("stat", od.path, err));
+            return false;
+          }
+        }
+        s.dirs.push_back(std::move(od));
+        slot = static_cast<int8_t>(s.dirs.size() - 1);
+      }
+      s.dirSlot[d] = slot;
+    }
+    if (s.dirs.empty()) return false;
+
+    uint32_t active = v2 ? kV2Files : kV1Files;
+    if (!v2 && s.dirSlot[kDirCpuacct] < 0 && s.dirSlot[kDirUnified] >= 0) {
+      active |= bit(kCpuStatV2);  // hybrid without cpuacct: the twin's cpu.stat has usage
+    }
+    for (int f = 0; f < kFileCount; ++f) {
+      FileState& fs = s.files[f];
+      fs = FileState{};
+      if ((active & bit(static_cast<File>(f))) == 0) continue;
+      fs.slot = s.dirSlot[kFiles[f].dir];
+      if (f == kCpuStatV2 && !v2) fs.slot = s.dirSlot[kDirUnified];
+      if (f == kProcs) {
+        for (Dir d : {kDirPids, kDirMemory, kDirCpuacct, kDirCpu, kDirUnified}) {
+          if (fs.slot < 0) fs.slot = s.dirSlot[d];
+        }
+      }
+    }
+
+    struct stat st {};
+    const OpenDir& first = s.dirs.front();
+    int rc = first.fd.valid() ? ::fstat(first.fd.get(), &st) : ::stat(first.path.c_str(), &st);
+    s.dirCtime = rc == 0 ? static_cast<double>(st.st_ctim.tv_sec) + static_cast<double>(st.st_ctim.tv_nsec) * 1e-9 : 0;
+    s.open = true;
+    s.specDirty = true;
+    return true;
+  }
+
+  void reportError(TargetState& s, const Error& e) {
+    ++tickErrors;
+    (void)s;
+    spdlog::warn("sampler: {}", e.message());
+  }
+
+  void fileError(TargetState& s, File f, Error e) {
+    ++tickErrors;
+    FileState& fs = s.files[f];
+    if (fs.errorLogged) return;
+    fs.errorLogged = true;
+    if (e.path.empty() && fs.slot >= 0) {
+      int idx = fs.nameIndex < 0 ? 0 : fs.nameIndex;
+      e.path = joinPath(s.dirs[fs.slot].path, kFiles[f].names[idx]);
+    }
+    spdlog::warn("sampler: {} (target {}; logged once until it clears)", e.message(), s.target->id);
+  }
+
+  // Reads file `f` of target `s` into the buffer.
+  Outcome read(TargetState& s, File f, std::string_view& out) {
+    FileState& fs = s.files[f];
+    if (fs.slot < 0 || fs.absent) return Outcome::Absent;
+    const OpenDir& dir = s.dirs[fs.slot];
+    if (fs.fd >= 0) {
+      if (readAll(fs.fd, out)) return Outcome::Ok;
+      int err = errno;
+      if (goneErrno(err)) return Outcome::Gone;
+      fileError(s, f, Error::fromErrno("read", joinPath(dir.path, kFiles[f].names[fs.nameIndex]), err));
+      return Outcome::Failed;
+    }
+    int fd = -1;
+    int err = 0;
+    if (fs.nameIndex >= 0) {
+      fd = openIn(dir, kFiles[f].names[fs.nameIndex]);
+      err = errno;
+    } else {
+      for (int8_t i = 0; i < 3 && kFiles[f].names[i] != nullptr; ++i) {
+        fd = openIn(dir, kFiles[f].names[i]);
+        err = errno;
+        if (fd >= 0) {
+          fs.nameIndex = i;
+          break;
+        }
+        if (!goneErrno(err)) break;
+      }
+    }
+    if (fd < 0) {
+      if (goneErrno(err)) {
+        if (!alive(dir)) return Outcome::Gone;
+        fs.absent = true;  // this kernel or hierarchy has no such file
+        return Outcome::Absent;
+      }
+      fileError(s, f, Error::fromErrno("open", joinPath(dir.path, kFiles[f].names[fs.nameIndex < 0 ? 0 : fs.nameIndex]), err));
+      return Outcome::Failed;
+    }
+    bool ok = readAll(fd, out);
+    err = errno;
+    if (heldFds < maxOpenFiles && ok) {
+      fs.fd = fd;
+      ++heldFds;
+    } else {
+      ::close(fd);
+    }
+    if (ok) return Outcome::Ok;
+    if (goneErrno(err)) return Outcome::Gone;
+    fileError(s, f, Error::fromErrno("read", joinPath(dir.path, kFiles[f].names[fs.nameIndex]), err));
+    return Outcome::Failed;
+  }
+
+  // Reads and parses one file; `parse(text)` returns a Status. Gone propagates.
+  template <class Parse>
+  Outcome load(TargetState& s, File f, Parse&& parse) {
+    std::string_view text;
+    Outcome o = read(s, f, text);
+    if (o != Outcome::Ok) return o;
+    Status st = parse(text);
+    if (!st) {
+      fileError(s, f, st.error());
+      return Outcome::Failed;
+    }
+    s.files[f].errorLogged = false;
+    return Outcome::Ok;
+  }
+
+  // cgroup.procs may exceed one buffer: read it in chunks.
+  Outcome countProcesses(TargetState& s, uint64_t& count) {
+    FileState& fs = s.files[kProcs];
+    if (fs.slot < 0 || fs.absent) return Outcome::Absent;
+    const OpenDir& dir = s.dirs[fs.slot];
+    int fd = fs.fd;
+    bool owned = false;
+    if (fd < 0) {
+      fd = openIn(dir, "cgroup.procs");
+      if (fd < 0) {
+        int err = errno;
+        if (goneErrno(err)) return Outcome::Gone;
+        fileError(s, kProcs, Error::fromErrno("open", joinPath(dir.path, "cgroup.procs"), err));
+        return Outcome::Failed;
+      }
+      fs.nameIndex = 0;
+      if (heldFds < maxOpenFiles) {
+        fs.fd = fd;
+        ++heldFds;
+      } else {
+        owned = true;
+      }
+    }
+    ProcsCounter counter;
+    off_t offset = 0;
+    Outcome result = Outcome::Ok;
+    for (;;) {
+      ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        result = goneErrno(err) ? Outcome::Gone : Outcome::Failed;
+        if (result == Outcome::Failed) fileError(s, kProcs, Error::fromErrno("read", joinPath(dir.path, "cgroup.procs"), err));
+        break;
+      }
+      if (auto st = counter.feed(std::string_view(buffer.data(), static_cast<size_t>(n))); !st) {
+        fileError(s, kProcs, st.error());
+        result = Outcome::Failed;
+        break;
+      }
+      offset += n;
+      if (static_cast<size_t>(n) < buffer.size()) break;
+    }
+    if (owned) ::close(fd);
+    if (result != Outcome::Ok) return result;
+    if (auto st = counter.finish(); !st) {
+      fileError(s, kProcs, st.error());
+      return Outcome::Failed;
+    }
+    count = counter.count;
+    return Outcome::Ok;
+  }
+
+  // ---- effective limits ----------------------------------------------------------------
+
+  // Reads a small limits file once (not held). Absent (ENOENT) is not an error here: the
+  // accounting reads notice a vanished cgroup.
+  Outcome readOnce(TargetState& s, Dir d, const char* name, std::string_view& out) {
+    int8_t slot = s.dirSlot[d];
+    if (slot < 0) return Outcome::Absent;
+    int fd = openIn(s.dirs[slot], name);
+    if (fd < 0) return goneErrno(errno) ? Outcome::Absent : Outcome::Failed;
+    bool ok = readAll(fd, out);
+    ::close(fd);
+    if (!ok) return goneErrno(errno) ? Outcome::Absent : Outcome::Failed;
+    return Outcome::Ok;
+  }
+
+  template <class Parse>
+  void loadSpec(TargetState& s, Dir d, const char* name, bool& failed, Parse&& parse) {
+    std::string_view text;
+    Outcome o = readOnce(s, d, name, text);
+    if (o == Outcome::Failed) {
+      failed = true;
+      if (!s.specErrorLogged) spdlog::warn("sampler: read {}/{}: {}", s.dirs[s.dirSlot[d]].path, name, std::strerror(errno));
+      return;
+    }
+    if (o != Outcome::Ok) return;
+    if (Status st = parse(text); !st) {
+      failed = true;
+      if (!s.specErrorLogged) {
+        Error e = st.error();
+        e.path = joinPath(s.dirs[s.dirSlot[d]].path, name);
+        spdlog::warn("sampler: {}", e.message());
+      }
+    }
+  }
+
+  void readSpec(TargetState& s) {
+    SpecLimits spec;
+    bool failed = false;
+    if (layout.mode == CgroupMode::V2) {
+      loadSpec(s, kDirCpu, "cpu.max", failed, [&](std::string_view t) -> Status {
+        auto v = parseCpuMax(t);
+        if (!v) return v.error();
+        spec.hasCpu = true;
+        spec.cpuQuotaUs = v->quotaUs;
+        spec.cpuPeriodUs = v->periodUs;
+        return {};
+      });
+      loadSpec(s, kDirCpu, "cpu.weight", failed, [&](std::string_view t) -> Status {
+        auto v = parseSingleValue(t);
+        if (!v) return v.error();
+        spec.hasCpu = true;
+        spec.cpuShares = cadvisorSharesFromWeight(*v);
+        return {};
+      });
+      struct MaxFile {
+        const char* name;
+        uint64_t* out;
+      };
+      bool memory = false;
+      for (MaxFile mf : {MaxFile{"memory.max", &spec.memoryLimit}, MaxFile{"memory.swap.max", &spec.memorySwapLimit},
+                         MaxFile{"memory.min", &spec.memoryReservation}}) {
+        loadSpec(s, kDirMemory, mf.name, failed, [&](std::string_view t) -> Status {
+          auto v = parseMaxOrNumber(t);
+          if (!v) return v.error();
+          *mf.out = *v;
+          memory = true;
+          if (mf.out == &spec.memorySwapLimit) spec.hasSwapLimit = true;
+          return {};
+        });
+      }
+      spec.hasMemory = memory;
+    } else {
+      bool quota = false;
+      loadSpec(s, kDirCpu, "cpu.cfs_quota_us", failed, [&](std::string_view t) -> Status {
+        auto v = parseV1SignedLimit(t);
+        if (!v) return v.error();
+        spec.cpuQuotaUs = *v;
+        quota = true;
+        return {};
+      });
+      loadSpec(s, kDirCpu, "cpu.cfs_period_us", failed, [&](std::string_view t) -> Status {
+        auto v = parseSingleValue(t);
+        if (!v) return v.error();
+        spec.cpuPeriodUs = *v;
+        return {};
+      });
+      loadSpec(s, kDirCpu, "cpu.shares", failed, [&](std::string_view t) -> Status {
+        auto v = parseSingleValue(t);
+        if (!v) return v.error();
+        spec.cpuShares = *v;
+        return {};
+      });
+      spec.hasCpu = quota;
+      struct V1File {
+        const char* name;
+        uint64_t* out;
+      };
+      bool memory = false;
+      for (V1File vf : {V1File{"memory.limit_in_bytes", &spec.memoryLimit},
+                        V1File{"memory.memsw.limit_in_bytes", &spec.memorySwapLimit},
+                        V1File{"memory.soft_limit_in_bytes", &spec.memoryReservation}}) {
+        loadSpec(s, kDirMemory, vf.name, failed, [&](std::string_view t) -> Status {
+          auto v = parseSingleValue(t);
+          if (!v) return v.error();
+          *vf.out = normalizeV1Unlimited(*v);
+          if (vf.out == &spec.memoryLimit) memory = true;
+          if (vf.out == &spec.memorySwapLimit) spec.hasSwapLimit = true;
+          return {};
+        });
+      }
+      spec.hasMemory = memory;
+    }
+    loadSpec(s, kDirPids, "pids.max", failed, [&](std::string_view t) -> Status {
+      auto v = parseMaxOrNumber(t);
+      if (!v) return v.error();
+      spec.hasPids = true;
+      spec.pidsMax = *v;
+      return {};
+    });
+    if (failed) {
+      ++tickErrors;
+      s.specErrorLogged = true;
+    } else {
+      s.specErrorLogged = false;
+    }
+    s.spec = spec;
+    s.hasSpec = true;
+    s.specDirty = false;
+  }
+
+  // ---- one target ------------------------------------------------------------------------
+
+  // Fills `out` (and appends its devices to snap.io). False when the cgroup is gone.
+  bool sampleTarget(TargetState& s, TargetSample& out, Snapshot& snap) {
+    out.target = s.target;
+    out.ioBegin = static_cast<uint32_t>(snap.io.size());
+    out.sampleTime = unixNow();
+    out.startTime = s.target->startTimeSeconds > 0 ? s.target->startTimeSeconds : s.dirCtime;
+    Outcome o;
+
+    // CPU
+    bool cpu = false;
+    o = load(s, kCpuacctUsage, [&](std::string_view t) -> Status {
+      auto v = parseSingleValue(t);
+      if (!v) return v.error();
+      out.cpu.usageNs = *v;
+      cpu = true;
+      return {};
+    });
+    if (o == Outcome::Gone) return false;
+    o = load(s, kCpuacctStat, [&](std::string_view t) -> Status {
+      auto v = parseCpuacctStat(t, userHz);
+      if (!v) return v.error();
+      out.cpu.userNs = v->userNs;
+      out.cpu.systemNs = v->systemNs;
+      out.cpu.hasUserSystem = true;
+      return {};
+    });
+    if (o == Outcome::Gone) return false;
+    o = load(s, kCpuStatV1, [&](std::string_view t) -> Status {
+      auto v = parseCpuStatV1(t);
+      if (!v) return v.error();
+      out.cpu.periods = v->periods;
+      out.cpu.throttledPeriods = v->throttledPeriods;
+      out.cpu.throttledNs = v->throttledNs;
+      out.cpu.hasBandwidth = true;
+      out.cpu.bursts = v->bursts;
+      out.cpu.burstNs = v->burstNs;
+      out.cpu.hasBurst = v->hasBurst;
+      return {};
+    });
+    if (o == Outcome::Gone) return false;
+    o = load(s, kCpuStatV2, [&](std::string_view t) -> Status {
+      auto v = parseCpuStatV2(t);
+      if (!v) return v.error();
+      out.cpu.usageNs = v->usageUs * 1000;
+      out.cpu.userNs = v->userUs * 1000;
+      out.cpu.systemNs = v->systemUs * 1000;
+      out.cpu.hasUserSystem = true;
+      cpu = true;
+      if (v->hasBandwidth) {
+        out.cpu.periods = v->periods;
+        out.cpu.throttledPeriods = v->throttledPeriods;
+        out.cpu.throttledNs = v->throttledUs * 1000;
+        out.cpu.hasBandwidth = true;
+      }
+      if (v->hasBurst) {
+        out.cpu.bursts = v->bursts;
+        out.cpu.burstNs = v->burstUs * 1000;
+        out.cpu.hasBurst = true;
+      }
+      return {};
+    });
+    if (o == Outcome::Gone) return false;
+    out.hasCpu = cpu;
+
+    // Memory
+    MemoryUsage& m = out.memory;
+    bool memory = false;
+    auto single = [&](File f, uint64_t& dst, bool* flag) -> Outcome {
+      return load(s, f, [&](std::string_view t) -> Status {
+        auto v = parseSingleValue(t);
+        if (!v) return v.error();
+        dst = *v;
+        if (flag != nullptr) *flag = true;
+        return {};
+      });
+    };
+    if (layout.mode == CgroupMode::V2) {
+      if (single(kMemoryCurrent, m.usageBytes, &memory) == Outcome::Gone) return false;
+      if (single(kMemoryPeak, m.maxUsageBytes, &m.hasMaxUsage) == Outcome::Gone) return false;
+      if (single(kSwapCurrent, m.swapBytes, &m.hasSwap) == Outcome::Gone) return false;
+      bool stat = false;
+      o = load(s, kMemoryStatV2, [&](std::string_view t) -> Status {
+        auto v = parseMemoryStatV2(t);
+        if (!v) return v.error();
+        m.cacheBytes = v->file;
+        m.rssBytes = v->anon;
+        m.mappedFileBytes = v->fileMapped;
+        m.activeFileBytes = v->activeFile;
+        m.inactiveFileBytes = v->inactiveFile;
+        m.dirtyBytes = v->fileDirty;
+        m.writebackBytes = v->fileWriteback;
+        m.pgfault = v->pgfault;
+        m.pgmajfault = v->pgmajfault;
+        m.workingsetRefaultAnon = v->workingsetRefaultAnon;
+        m.workingsetRefaultFile = v->workingsetRefaultFile;
+        m.pgscan = v->pgscan;
+        m.pgsteal = v->pgsteal;
+        m.hasScanSteal = true;
+        stat = true;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+      memory = memory && stat;
+      o = load(s, kMemoryEvents, [&](std::string_view t) -> Status {
+        auto v = parseMemoryEvents(t);
+        if (!v) return v.error();
+        m.eventsLow = v->low;
+        m.eventsHigh = v->high;
+        m.eventsMax = v->max;
+        m.eventsOom = v->oom;
+        m.oomKills = v->oomKill;
+        m.hasEvents = true;
+        m.hasOomKills = true;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+    } else {
+      if (single(kMemoryUsage, m.usageBytes, &memory) == Outcome::Gone) return false;
+      if (single(kMemoryMaxUsage, m.maxUsageBytes, &m.hasMaxUsage) == Outcome::Gone) return false;
+      if (single(kMemoryFailcnt, m.failcnt, &m.hasFailcnt) == Outcome::Gone) return false;
+      bool stat = false;
+      o = load(s, kMemoryStatV1, [&](std::string_view t) -> Status {
+        auto v = parseMemoryStatV1(t);
+        if (!v) return v.error();
+        m.cacheBytes = v->cache;
+        m.rssBytes = v->rss;
+        m.mappedFileBytes = v->mappedFile;
+        m.swapBytes = v->swap;
+        m.hasSwap = v->hasSwap;
+        m.activeFileBytes = v->activeFile;
+        m.inactiveFileBytes = v->inactiveFile;
+        m.dirtyBytes = v->dirty;
+        m.writebackBytes = v->writeback;
+        m.pgfault = v->pgfault;
+        m.pgmajfault = v->pgmajfault;
+        m.workingsetRefaultAnon = v->workingsetRefaultAnon;
+        m.workingsetRefaultFile = v->workingsetRefaultFile;
+        stat = true;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+      memory = memory && stat;
+      o = load(s, kOomControl, [&](std::string_view t) -> Status {
+        auto v = parseOomControl(t);
+        if (!v) return v.error();
+        m.underOom = v->underOom;
+        m.oomKills = v->oomKill;
+        m.hasOomKills = v->hasOomKill;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+    }
+    out.hasMemory = memory;
+
+    // Block IO
+    ioScratch.clear();
+    bool io = false;
+    if (layout.mode == CgroupMode::V2) {
+      o = load(s, kIoStat, [&](std::string_view t) -> Status {
+        io = true;
+        return parseIoStat(t, ioScratch);
+      });
+      if (o == Outcome::Gone) return false;
+    } else {
+      o = load(s, kBlkioBytes, [&](std::string_view t) -> Status {
+        io = true;
+        return parseBlkioRecursive(t, BlkioKind::Bytes, ioScratch);
+      });
+      if (o == Outcome::Gone) return false;
+      o = load(s, kBlkioOps, [&](std::string_view t) -> Status {
+        return parseBlkioRecursive(t, BlkioKind::Ops, ioScratch);
+      });
+      if (o == Outcome::Gone) return false;
+    }
+
+    // Tasks
+    if (single(kPidsCurrent, out.pidsCurrent, &out.hasPids) == Outcome::Gone) return false;
+    o = countProcesses(s, out.processes);
+    if (o == Outcome::Gone) return false;
+    out.hasProcesses = o == Outcome::Ok;
+
+    // Pressure
+    struct Psi {
+      File file;
+      Pressure* dst;
+      bool* flag;
+    };
+    for (Psi p : {Psi{kCpuPressure, &out.cpuPressure, &out.hasCpuPressure},
+                  Psi{kMemoryPressure, &out.memoryPressure, &out.hasMemoryPressure},
+                  Psi{kIoPressure, &out.ioPressure, &out.hasIoPressure}}) {
+      o = load(s, p.file, [&](std::string_view t) -> Status {
+        auto v = parsePressure(t);
+        if (!v) return v.error();
+        *p.dst = *v;
+        *p.flag = true;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+    }
+
+    // Effective limits, staggered over the refresh period.
+    if (s.specDirty || (ticks + s.staggerSlot) % options.specRefreshTicks == 0) readSpec(s);
+    out.spec = s.spec;
+    out.hasSpec = s.hasSpec;
+
+    if (options.counterContinuity && s.target->managed) applyContinuity(s, out);
+
+    out.hasIo = io;
+    out.ioCount = static_cast<uint32_t>(ioScratch.size());
+    for (const auto& d : ioScratch) {
+      knowDevice(d.major, d.minor);
+      snap.io.push_back(d);
+    }
+    for (const auto& d : s.target->configuredLimits.io.devices) knowDevice(d.major, d.minor);
+    return true;
+  }
+
+  // Makes sure the snapshot's device-name map has MAJ:MIN (copy on change: published
+  // snapshots share the map).
+  void knowDevice(uint32_t major, uint32_t minor) {
+    if (deviceMap->find({major, minor}) != deviceMap->end()) return;
+    auto copy = std::make_shared<DeviceNameMap>(*deviceMap);
+    copy->emplace(std::make_pair(major, minor), deviceNames.nameFor(major, minor));
+    deviceMap = std::move(copy);
+  }
+
+  void applyContinuity(TargetState& s, TargetSample& out) {
+    if (out.hasCpu) {
+      for (size_t i = 0; i < kCpuCounterCount; ++i) s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
+    }
+    if (out.hasMemory) {
+      for (size_t i = 0; i < kMemoryCounterCount; ++i) s.memoryCounters[i].apply(out.memory.*kMemoryCounters[i]);
+    }
+    Pressure* psi[3] = {&out.cpuPressure, &out.memoryPressure, &out.ioPressure};
+    bool hasPsi[3] = {out.hasCpuPressure, out.hasMemoryPressure, out.hasIoPressure};
+    for (int i = 0; i < 3; ++i) {
+      if (!hasPsi[i]) continue;
+      s.pressureCounters[i * 2].apply(psi[i]->some.totalUs);
+      s.pressureCounters[i * 2 + 1].apply(psi[i]->full.totalUs);
+    }
+    for (auto& d : ioScratch) {
+      DeviceTrack* track = nullptr;
+      for (auto& t : s.deviceCounters) {
+        if (t.major == d.major && t.minor == d.minor) track = &t;
+      }
+      if (track == nullptr) {
+        s.deviceCounters.push_back(DeviceTrack{d.major, d.minor, {}});
+        track = &s.deviceCounters.back();
+      }
+      for (size_t i = 0; i < kIoCounterCount; ++i) track->counters[i].apply(d.*kIoCounters[i]);
+    }
+  }
+
+  // ---- one tick --------------------------------------------------------------------------
+
+  std::shared_ptr<const Snapshot> tick() {
+    std::lock_guard<std::mutex> lock(tickMutex);
+    auto steadyStart = std::chrono::steady_clock::now();
+    double cpuStart = threadCpuSeconds();
+    tickErrors = 0;
+
+    std::vector<SampleTarget> requested;
+    try {
+      requested = provider ? provider() : std::vector<SampleTarget>{};
+    } catch (const std::exception& e) {
+      ++tickErrors;
+      spdlog::error("sampler: target provider failed: {}", e.what());
+    }
+
+    for (auto& [id, state] : states) state->seen = false;
+    for (auto& t : requested) {
+      auto it = states.find(t.id);
+      if (it == states.end()) {
+        auto state = std::make_unique<TargetState>();
+        state->target = std::make_shared<const SampleTarget>(std::move(t));
+        state->staggerSlot = nextStagger++;
+        state->seen = true;
+        states.emplace(state->target->id, std::move(state));
+        continue;
+      }
+      TargetState& s = *it->second;
+      if (s.seen) continue;  // a duplicate id: the first one wins
+      s.seen = true;
+      if (!(*s.target == t)) {
+        bool dirsChanged = s.target->dirs != t.dirs;
+        bool limitsChanged = !(s.target->configuredLimits == t.configuredLimits);
+        s.target = std::make_shared<const SampleTarget>(std::move(t));
+        if (dirsChanged) closeTarget(s);
+        if (limitsChanged) s.specDirty = true;
+      }
+    }
+    for (auto it = states.begin(); it != states.end();) {
+      if (!it->second->seen) {
+        closeTarget(*it->second);
+        it = states.erase(it);
+      } else {
+        ++it;
+      }
+    }
+
+    std::shared_ptr<Snapshot> snap;
+    if (spare && spare.use_count() == 1) {
+      snap = std::move(spare);
+    } else {
+      snap = std::make_shared<Snapshot>();
+      spare.reset();
+    }
+    snap->mode = layout.mode;
+    snap->time = unixNow();
+    snap->steadyTime = steadyStart;
+    snap->targets.clear();
+    snap->io.clear();
+    snap->targets.reserve(states.size());
+
+    for (auto& [id, state] : states) {
+      TargetState& s = *state;
+      if (!s.open && !openTarget(s)) continue;
+      snap->targets.emplace_back();
+      if (!sampleTarget(s, snap->targets.back(), *snap)) {
+        // Vanished between ticks: not an error. Retried while the provider lists it.
+        snap->io.resize(snap->targets.back().ioBegin);
+        snap->targets.pop_back();
+        closeTarget(s);
+      }
+    }
+
+    ++ticks;
+    errorsTotal += tickErrors;
+    snap->deviceNames = deviceMap;
+    snap->stats.ticks = ticks;
+    snap->stats.errorsTotal = errorsTotal;
+    snap->stats.tickErrors = tickErrors;
+    snap->stats.targetsRequested = requested.size();
+    snap->stats.heldFiles = heldFds;
+    snap->stats.cpuSeconds = threadCpuSeconds() - cpuStart;
+    snap->stats.durationSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - steadyStart).count();
+
+    std::shared_ptr<const Snapshot> published = snap;
+    latest.store(published);
+    spare = std::move(previous);
+    previous = std::move(snap);
+    return published;
+  }
+
+  void loop() {
+    auto next = std::chrono::steady_clock::now();
+    for (;;) {
+      tick();
+      next += options.interval;
+      auto now = std::chrono::steady_clock::now();
+      if (next < now) next = now;  // a slow tick: skip, don't burst
+      std::unique_lock<std::mutex> lock(loopMutex);
+      if (loopCv.wait_until(lock, next, [this] { return stopping; })) return;
+    }
+  }
+};
+
+Sampler::Sampler(CgroupLayout layout, TargetProvider provider, SamplerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(layout), std::move(provider), std::move(options))) {}
+
+Sampler::~Sampler() { stop(); }
+
+void Sampler::start() {
+  std::lock_guard<std::mutex> lock(impl_->loopMutex);
+  if (impl_->runningFlag) return;
+  impl_->stopping = false;
+  impl_->runningFlag = true;
+  impl_->thread = std::thread([this] { impl_->loop(); });
+}
+
+void Sampler::stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->loopMutex);
+    if (!impl_->runningFlag) return;
+    impl_->stopping = true;
+  }
+  impl_->loopCv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  std::lock_guard<std::mutex> lock(impl_->loopMutex);
+  impl_->runningFlag = false;
+}
+
+bool Sampler::running() const {
+  std::lock_guard<std::mutex> lock(impl_->loopMutex);
+  return impl_->runningFlag;
+}
+
+std::shared_ptr<const Snapshot> Sampler::tick() { return impl_->tick(); }
+
+std::shared_ptr<const Snapshot> Sampler::latest() const { return impl_->latest.load(); }
+
+const SamplerOptions& Sampler::options() const { return impl_->options; }
+
+const CgroupLayout& Sampler::layout() const { return impl_->layout; }
+
+}  // namespace cgwarden::collectors

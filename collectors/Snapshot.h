@@ -1,0 +1,150 @@
+#pragma once
+// One immutable sample of every tracked cgroup, published by the Sampler once per tick
+// as shared_ptr<const Snapshot>. The exporter and the policer read it; nobody mutates it.
+//
+// Units: ns for CPU time, bytes for memory and IO amounts, µs for PSI totals, seconds
+// since the Unix epoch for times. Counters of managed targets stay monotonic when the
+// workload's cgroup is recreated under the same id (the sampler carries an offset).
+// A section a target's host does not provide (e.g. memory.events on v1) has its
+// has* flag false; a cgroup that vanished is simply not in `targets`.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "collectors/CgroupLayout.h"
+#include "collectors/IoFiles.h"
+#include "collectors/Limits.h"
+#include "collectors/PressureFiles.h"
+#include "collectors/SampleTarget.h"
+
+namespace cgwarden::collectors {
+
+struct CpuUsage {
+  uint64_t usageNs = 0;   // v1 cpuacct.usage; v2 cpu.stat usage_usec * 1000
+  uint64_t userNs = 0;    // v1 cpuacct.stat user (USER_HZ ticks); v2 user_usec
+  uint64_t systemNs = 0;  // v1 cpuacct.stat system; v2 system_usec
+  bool hasUserSystem = false;
+  // CFS bandwidth (v1 cpu.stat, v2 cpu.stat with the cpu controller).
+  uint64_t periods = 0;
+  uint64_t throttledPeriods = 0;
+  uint64_t throttledNs = 0;
+  bool hasBandwidth = false;
+  uint64_t bursts = 0;
+  uint64_t burstNs = 0;
+  bool hasBurst = false;
+};
+
+struct MemoryUsage {
+  uint64_t usageBytes = 0;     // v1 memory.usage_in_bytes; v2 memory.current
+  uint64_t maxUsageBytes = 0;  // v1 memory.max_usage_in_bytes; v2 memory.peak (>= 5.19)
+  bool hasMaxUsage = false;
+  uint64_t failcnt = 0;        // v1 memory.failcnt (resettable by writing 0)
+  bool hasFailcnt = false;
+  uint64_t cacheBytes = 0;     // v1 total_cache; v2 file
+  uint64_t rssBytes = 0;       // v1 total_rss; v2 anon
+  uint64_t mappedFileBytes = 0;
+  uint64_t swapBytes = 0;      // v1 total_swap (swap accounting on); v2 memory.swap.current
+  bool hasSwap = false;
+  uint64_t activeFileBytes = 0;
+  uint64_t inactiveFileBytes = 0;
+  uint64_t dirtyBytes = 0;
+  uint64_t writebackBytes = 0;
+  // Counters.
+  uint64_t pgfault = 0;
+  uint64_t pgmajfault = 0;
+  uint64_t workingsetRefaultAnon = 0;
+  uint64_t workingsetRefaultFile = 0;
+  uint64_t pgscan = 0;   // v2 only
+  uint64_t pgsteal = 0;  // v2 only
+  bool hasScanSteal = false;
+  uint64_t oomKills = 0;  // v1 memory.oom_control oom_kill; v2 memory.events oom_kill
+  bool hasOomKills = false;
+  // v2 memory.events.
+  uint64_t eventsLow = 0;
+  uint64_t eventsHigh = 0;
+  uint64_t eventsMax = 0;
+  uint64_t eventsOom = 0;
+  bool hasEvents = false;
+  bool underOom = false;  // v1 memory.oom_control under_oom
+
+  // cAdvisor's working set: usage - inactive_file, floored at 0.
+  uint64_t workingSetBytes() const { return usageBytes > inactiveFileBytes ? usageBytes - inactiveFileBytes : 0; }
+};
+
+// Effective limits as the kernel reports them, in the units of cAdvisor's container_spec_*.
+struct SpecLimits {
+  bool hasCpu = false;
+  uint64_t cpuQuotaUs = kUnlimited;  // v1 cpu.cfs_quota_us (-1 -> kUnlimited); v2 cpu.max
+  uint64_t cpuPeriodUs = 0;
+  uint64_t cpuShares = 0;            // v1 cpu.shares; v2 cadvisorSharesFromWeight(cpu.weight)
+  bool hasMemory = false;
+  uint64_t memoryLimit = kUnlimited;        // v1 limit_in_bytes (>= 2^62 -> kUnlimited); v2 memory.max
+  uint64_t memorySwapLimit = kUnlimited;    // v1 memsw.limit_in_bytes (memory + swap); v2 memory.swap.max
+  bool hasSwapLimit = false;
+  uint64_t memoryReservation = kUnlimited;  // v1 soft_limit_in_bytes; v2 memory.min
+  bool hasPids = false;
+  uint64_t pidsMax = kUnlimited;
+};
+
+struct TargetSample {
+  std::shared_ptr<const SampleTarget> target;  // identity, state, configured limits
+  double sampleTime = 0;  // when this target's files were read (Unix seconds)
+  double startTime = 0;   // target.startTimeSeconds, else the cgroup directory's ctime
+  bool hasCpu = false;
+  bool hasMemory = false;
+  bool hasIo = false;
+  bool hasPids = false;
+  bool hasProcesses = false;
+  bool hasCpuPressure = false;
+  bool hasMemoryPressure = false;
+  bool hasIoPressure = false;
+  bool hasSpec = false;
+  CpuUsage cpu;
+  MemoryUsage memory;
+  uint64_t pidsCurrent = 0;  // pids.current: tasks (threads)
+  uint64_t processes = 0;    // lines of cgroup.procs
+  Pressure cpuPressure;
+  Pressure memoryPressure;
+  Pressure ioPressure;
+  SpecLimits spec;
+  uint32_t ioBegin = 0;  // this target's devices: Snapshot::io[ioBegin, ioBegin + ioCount)
+  uint32_t ioCount = 0;
+};
+
+struct SamplerStats {
+  uint64_t ticks = 0;            // ticks completed, this one included
+  uint64_t errorsTotal = 0;      // read/parse failures other than vanished cgroups, since start
+  uint64_t tickErrors = 0;       // ... in this tick
+  double durationSeconds = 0;    // wall time of this tick
+  double cpuSeconds = 0;         // CPU time (user + system) of this tick
+  uint64_t targetsRequested = 0; // targets the providers listed
+  uint64_t heldFiles = 0;        // file and directory descriptors held open across ticks
+};
+
+using DeviceNameMap = std::map<std::pair<uint32_t, uint32_t>, std::string>;
+
+struct Snapshot {
+  CgroupMode mode = CgroupMode::V2;
+  double time = 0;                                   // tick start, Unix seconds
+  std::chrono::steady_clock::time_point steadyTime;  // tick start, for freshness checks
+  std::vector<TargetSample> targets;                 // sorted by target id
+  std::vector<IoDeviceUsage> io;                     // see TargetSample::ioBegin
+  std::shared_ptr<const DeviceNameMap> deviceNames;  // "/dev/vda" by MAJ:MIN
+  SamplerStats stats;
+
+  std::span<const IoDeviceUsage> ioOf(const TargetSample& t) const {
+    return std::span<const IoDeviceUsage>(io).subspan(t.ioBegin, t.ioCount);
+  }
+  // "/dev/vda", or "MAJ:MIN" for a device without a known name.
+  std::string deviceName(uint32_t major, uint32_t minor) const;
+  const TargetSample* find(std::string_view id) const;
+};
+
+}  // namespace cgwarden::collectors

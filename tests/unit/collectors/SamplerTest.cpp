@@ -1,0 +1,264 @@
+// The Sampler on temp trees laid out like a hybrid host (v1 controllers apart + cgroup2
+// twin, files captured on this machine) and like a pure v2 host (files from the kernel
+// docs). The real-kernel behaviour (held descriptors, ENODEV, a real OOM) is in
+// tests/integration/MetricsTest.cpp.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "collectors/Sampler.h"
+#include "unit/collectors/FixtureTrees.h"
+
+namespace cgwarden::collectors {
+namespace {
+
+using testing::HybridTree;
+using testing::V2Tree;
+using testing::fixture;
+using testing::optionsFor;
+
+TEST(SamplerTest, HybridTargetMatchesTheCapturedFiles) {
+  HybridTree h;
+  SampleTarget target = h.addCgroup("web");
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{target}; }, optionsFor(h.tree));
+  auto snap = sampler.tick();
+  ASSERT_EQ(snap->targets.size(), 1u);
+  EXPECT_EQ(snap->stats.tickErrors, 0u);
+  const TargetSample& s = snap->targets[0];
+  EXPECT_EQ(s.target->id, "/web");
+  ASSERT_TRUE(s.hasCpu);
+  EXPECT_EQ(s.cpu.usageNs, 612668499u);
+  EXPECT_EQ(s.cpu.userNs, 480000000u);
+  EXPECT_EQ(s.cpu.systemNs, 120000000u);
+  EXPECT_TRUE(s.cpu.hasBandwidth);
+  EXPECT_EQ(s.cpu.periods, 15u);
+  EXPECT_EQ(s.cpu.throttledPeriods, 11u);
+  EXPECT_EQ(s.cpu.throttledNs, 250297182u);
+  ASSERT_TRUE(s.hasMemory);
+  EXPECT_EQ(s.memory.usageBytes, 503808u);
+  EXPECT_EQ(s.memory.maxUsageBytes, 1830912u);
+  EXPECT_TRUE(s.memory.hasFailcnt);
+  EXPECT_EQ(s.memory.cacheBytes, 147456u);
+  EXPECT_EQ(s.memory.inactiveFileBytes, 20480u);
+  EXPECT_EQ(s.memory.workingSetBytes(), 503808u - 20480u);
+  EXPECT_TRUE(s.memory.hasOomKills);
+  EXPECT_FALSE(s.memory.hasEvents) << "v1 has no memory.events";
+  ASSERT_TRUE(s.hasIo);
+  auto io = snap->ioOf(s);
+  ASSERT_EQ(io.size(), 1u);
+  EXPECT_EQ(io[0].readBytes, 21118976u);
+  EXPECT_EQ(io[0].writeOps, 20u);
+  EXPECT_EQ(snap->deviceName(254, 0), "/dev/vda");
+  EXPECT_EQ(snap->deviceName(7, 1), "7:1") << "unknown device";
+  EXPECT_TRUE(s.hasPids);
+  EXPECT_EQ(s.pidsCurrent, 0u);
+  ASSERT_TRUE(s.hasProcesses);
+  EXPECT_EQ(s.processes, 2u) << "cgroup.procs of the pids hierarchy";
+  ASSERT_TRUE(s.hasCpuPressure && s.hasMemoryPressure && s.hasIoPressure);
+  EXPECT_EQ(s.cpuPressure.some.totalUs, 470559u);
+  ASSERT_TRUE(s.hasSpec);
+  EXPECT_TRUE(s.spec.hasCpu);
+  EXPECT_EQ(s.spec.cpuQuotaUs, 50000u);
+  EXPECT_EQ(s.spec.cpuPeriodUs, 100000u);
+  EXPECT_EQ(s.spec.cpuShares, 1024u);
+  EXPECT_EQ(s.spec.memoryLimit, kUnlimited) << "9223372036854771712 is v1's unlimited";
+  EXPECT_TRUE(s.spec.hasSwapLimit);
+  EXPECT_EQ(s.spec.pidsMax, kUnlimited);
+  EXPECT_GT(s.startTime, 0) << "the directory's ctime when the target has no start time";
+  EXPECT_GT(s.sampleTime, 0);
+}
+
+TEST(SamplerTest, V2TargetMatchesTheDocumentedFiles) {
+  V2Tree v;
+  SampleTarget target = v.addCgroup("db");
+  target.startTimeSeconds = 1700000000.5;
+  Sampler sampler(v.layout, [&] { return std::vector<SampleTarget>{target}; }, optionsFor(v.tree));
+  auto snap = sampler.tick();
+  ASSERT_EQ(snap->targets.size(), 1u);
+  EXPECT_EQ(snap->stats.tickErrors, 0u);
+  const TargetSample& s = snap->targets[0];
+  EXPECT_EQ(s.cpu.usageNs, 2470161000u);
+  EXPECT_EQ(s.cpu.userNs, 1830245000u);
+  EXPECT_EQ(s.cpu.throttledNs, 1261045000u);
+  EXPECT_TRUE(s.cpu.hasBurst);
+  EXPECT_EQ(s.cpu.burstNs, 15000000u);
+  EXPECT_EQ(s.memory.usageBytes, 4694016u);
+  EXPECT_EQ(s.memory.maxUsageBytes, 9437184u);
+  EXPECT_FALSE(s.memory.hasFailcnt);
+  EXPECT_TRUE(s.memory.hasSwap);
+  EXPECT_EQ(s.memory.rssBytes, 1048576u);
+  EXPECT_EQ(s.memory.cacheBytes, 3170304u);
+  EXPECT_EQ(s.memory.workingSetBytes(), 4694016u - 2174976u);
+  EXPECT_TRUE(s.memory.hasEvents);
+  EXPECT_EQ(s.memory.eventsHigh, 12u);
+  EXPECT_EQ(s.memory.oomKills, 1u);
+  EXPECT_EQ(s.memory.pgscan, 145u);
+  auto io = snap->ioOf(s);
+  ASSERT_EQ(io.size(), 2u);
+  EXPECT_EQ(snap->deviceName(io[0].major, io[0].minor), "/dev/sdb");
+  EXPECT_EQ(snap->deviceName(io[1].major, io[1].minor), "/dev/sda");
+  EXPECT_TRUE(io[1].hasCost);
+  EXPECT_EQ(s.pidsCurrent, 3u);
+  EXPECT_EQ(s.processes, 2u);
+  EXPECT_EQ(s.ioPressure.full.totalUs, 4001u);
+  EXPECT_EQ(s.spec.cpuQuotaUs, 50000u);
+  EXPECT_EQ(s.spec.cpuShares, 2597u) << "cAdvisor's linear map: 2 + (100 - 1) * 262142 / 9999";
+  EXPECT_EQ(s.spec.memoryLimit, 64u * 1024 * 1024);
+  EXPECT_EQ(s.spec.memorySwapLimit, kUnlimited);
+  EXPECT_EQ(s.spec.memoryReservation, 0u);
+  EXPECT_EQ(s.spec.pidsMax, 64u);
+  EXPECT_DOUBLE_EQ(s.startTime, 1700000000.5);
+}
+
+TEST(SamplerTest, VanishedCgroupDropsOutWithoutAnError) {
+  // Budget 0: everything opened per read; 6: the six directory fds held, files per read.
+  for (size_t budget : {size_t{0}, size_t{6}}) {
+    HybridTree h;
+    std::vector<SampleTarget> targets = {h.addCgroup("a"), h.addCgroup("b")};
+    SamplerOptions o = optionsFor(h.tree);
+    o.maxOpenFiles = budget;
+    Sampler sampler(h.layout, [&] { return targets; }, o);
+    ASSERT_EQ(sampler.tick()->targets.size(), 2u);
+    EXPECT_EQ(sampler.latest()->stats.heldFiles, budget);
+    // (Files in temp trees stay readable through held descriptors after an unlink, unlike
+    // the kernel's cgroup files, which return ENODEV: the integration suite covers that.)
+    for (const char* c : {"cpu", "cpuacct", "memory", "blkio", "pids", "unified"}) {
+      std::filesystem::remove_all(h.tree.path(std::string(c) + "/a"));
+    }
+    auto snap = sampler.tick();
+    ASSERT_EQ(snap->targets.size(), 1u);
+    EXPECT_EQ(snap->targets[0].target->id, "/b");
+    EXPECT_EQ(snap->stats.tickErrors, 0u);
+    EXPECT_EQ(snap->stats.errorsTotal, 0u);
+    // Still listed and still gone: still no error, and back when it reappears.
+    EXPECT_EQ(sampler.tick()->targets.size(), 1u);
+    h.addCgroup("a");
+    EXPECT_EQ(sampler.tick()->targets.size(), 2u);
+  }
+}
+
+TEST(SamplerTest, MissingFilesAreAbsentNotErrors) {
+  HybridTree h;
+  SampleTarget t = h.addCgroup("nob", /*withBlkio=*/false);
+  t.dirs.erase("blkio");
+  std::filesystem::remove(h.tree.path("memory/nob/memory.memsw.limit_in_bytes"));  // no swap accounting
+  std::filesystem::remove(h.tree.path("memory/nob/memory.max_usage_in_bytes"));
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{t}; }, optionsFor(h.tree));
+  auto snap = sampler.tick();
+  ASSERT_EQ(snap->targets.size(), 1u);
+  EXPECT_EQ(snap->stats.tickErrors, 0u);
+  const TargetSample& s = snap->targets[0];
+  EXPECT_FALSE(s.hasIo);
+  EXPECT_TRUE(s.hasMemory);
+  EXPECT_FALSE(s.memory.hasMaxUsage);
+  EXPECT_FALSE(s.spec.hasSwapLimit);
+}
+
+TEST(SamplerTest, ParseErrorCountsAndKeepsTheRest) {
+  HybridTree h;
+  SampleTarget t = h.addCgroup("bad");
+  h.tree.write("memory/bad/memory.stat", "cache 1\nrss banana\n");
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{t}; }, optionsFor(h.tree));
+  auto snap = sampler.tick();
+  ASSERT_EQ(snap->targets.size(), 1u);
+  EXPECT_EQ(snap->stats.tickErrors, 1u);
+  EXPECT_FALSE(snap->targets[0].hasMemory);
+  EXPECT_TRUE(snap->targets[0].hasCpu);
+  EXPECT_EQ(sampler.tick()->stats.errorsTotal, 2u) << "counted every tick while it lasts";
+  h.tree.write("memory/bad/memory.stat", fixture("cgroup-v1-hybrid/memory.stat"));
+  auto fixed = sampler.tick();
+  EXPECT_EQ(fixed->stats.tickErrors, 0u);
+  EXPECT_TRUE(fixed->targets[0].hasMemory);
+}
+
+TEST(SamplerTest, ManagedCountersStayMonotonicWhenTheCgroupIsRecreated) {
+  HybridTree h;
+  SampleTarget managed = h.addCgroup("job");
+  SampleTarget observed = h.addCgroup("obs");
+  observed.managed = false;
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{managed, observed}; }, optionsFor(h.tree));
+  auto first = sampler.tick();
+  ASSERT_EQ(first->find("/job")->cpu.usageNs, 612668499u);
+  // The workload's cgroup is removed and created again: the kernel counts from zero.
+  for (const char* cg : {"job", "obs"}) {
+    h.tree.write(std::string("cpuacct/") + cg + "/cpuacct.usage", "1000\n");
+    h.tree.write(std::string("memory/") + cg + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+  }
+  auto second = sampler.tick();
+  EXPECT_EQ(second->find("/job")->cpu.usageNs, 612668499u + 1000u);
+  EXPECT_EQ(second->find("/job")->memory.oomKills, 1u) << "0 -> 1 is not a reset";
+  EXPECT_EQ(second->find("/obs")->cpu.usageNs, 1000u) << "observed cgroups report the kernel's value";
+  h.tree.write("cpuacct/job/cpuacct.usage", "5000\n");
+  EXPECT_EQ(sampler.tick()->find("/job")->cpu.usageNs, 612668499u + 5000u);
+}
+
+TEST(SamplerTest, LimitsAreReReadPeriodicallyAndOnConfiguredChange) {
+  HybridTree h;
+  SampleTarget t = h.addCgroup("lim");
+  SamplerOptions o = optionsFor(h.tree);
+  o.specRefreshTicks = 1000;
+  std::vector<SampleTarget> targets = {t};
+  Sampler sampler(h.layout, [&] { return targets; }, o);
+  EXPECT_EQ(sampler.tick()->targets[0].spec.cpuQuotaUs, 50000u);
+  h.tree.write("cpu/lim/cpu.cfs_quota_us", "-1\n");
+  EXPECT_EQ(sampler.tick()->targets[0].spec.cpuQuotaUs, 50000u) << "not yet re-read";
+  targets[0].configuredLimits.cpu.quotaUs = kUnlimited;  // the supervisor applied a change
+  EXPECT_EQ(sampler.tick()->targets[0].spec.cpuQuotaUs, kUnlimited);
+}
+
+TEST(SamplerTest, PublishedSnapshotsAreNeverModified) {
+  HybridTree h;
+  std::vector<SampleTarget> targets = {h.addCgroup("one")};
+  Sampler sampler(h.layout, [&] { return targets; }, optionsFor(h.tree));
+  auto held = sampler.tick();
+  targets.push_back(h.addCgroup("two"));
+  for (int i = 0; i < 4; ++i) sampler.tick();  // enough for storage recycling to come around
+  EXPECT_EQ(held->targets.size(), 1u);
+  EXPECT_EQ(held->targets[0].target->id, "/one");
+  EXPECT_EQ(held->stats.ticks, 1u);
+  EXPECT_EQ(sampler.latest()->targets.size(), 2u);
+  EXPECT_EQ(sampler.latest()->stats.ticks, 5u);
+}
+
+TEST(SamplerTest, TargetsLeaveWithTheProviderAndReleaseDescriptors) {
+  HybridTree h;
+  std::vector<SampleTarget> targets = {h.addCgroup("x"), h.addCgroup("y"), h.addCgroup("x")};
+  targets[2].name = "duplicate";
+  Sampler sampler(h.layout, [&] { return targets; }, optionsFor(h.tree));
+  auto snap = sampler.tick();
+  ASSERT_EQ(snap->targets.size(), 2u) << "a duplicate id is sampled once";
+  EXPECT_EQ(snap->find("/x")->target->name, "x") << "the first one wins";
+  EXPECT_GT(snap->stats.heldFiles, 0u);
+  targets.clear();
+  snap = sampler.tick();
+  EXPECT_TRUE(snap->targets.empty());
+  EXPECT_EQ(snap->stats.heldFiles, 0u);
+}
+
+TEST(SamplerTest, LoopTicksUntilStopped) {
+  V2Tree v;
+  SampleTarget t = v.addCgroup("loop");
+  SamplerOptions o = optionsFor(v.tree);
+  o.interval = std::chrono::milliseconds(5);
+  Sampler sampler(v.layout, [&] { return std::vector<SampleTarget>{t}; }, o);
+  EXPECT_EQ(sampler.latest()->stats.ticks, 0u);
+  EXPECT_TRUE(sampler.latest()->targets.empty());
+  sampler.start();
+  EXPECT_TRUE(sampler.running());
+  for (int i = 0; i < 2000 && sampler.latest()->stats.ticks < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(sampler.latest()->stats.ticks, 3u);
+  sampler.stop();
+  EXPECT_FALSE(sampler.running());
+  uint64_t after = sampler.latest()->stats.ticks;
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(sampler.latest()->stats.ticks, after);
+}
+
+}  // namespace
+}  // namespace cgwarden::collectors
