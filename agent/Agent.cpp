@@ -38,6 +38,8 @@ Status Agent::start() {
   stopFd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stopFd_.valid()) return Error::fromErrno("eventfd", "", errno);
 
+  spdlog::debug("config {}: {} workloads, cgroup root {}, state dir {}, leave_running {}", config_.path,
+                config_.workloads.size(), config_.agent.cgroupRoot, config_.agent.stateDir, leaveRunning());
   auto layout = collectors::CgroupLayout::detect();
   if (!layout) return layout.error();
   layout_ = *layout;

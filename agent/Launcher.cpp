@@ -133,6 +133,10 @@ struct ChildPlan {
   const char* const* candidates = nullptr;
   size_t candidateCount = 0;
 
+  // Stack of the init's CLONE_VM|CLONE_VFORK child (the workload until it execs).
+  char* workloadStack = nullptr;
+  size_t workloadStackSize = 0;
+
   // fds the child keeps (everything else is closed at once): sorted, unique.
   int keep[24] = {};
   int keepCount = 0;
@@ -276,6 +280,24 @@ bool pump(int readFd, LogTarget& t) {
   }
 }
 
+// The init's child until it execs: runs on its own stack in the init's memory (vfork-style).
+struct WorkloadStart {
+  const ChildPlan* plan;
+  int signalFd;
+  int readEnd[2];
+  int out;
+  int err;
+};
+
+int workloadMain(void* arg) {
+  auto* w = static_cast<WorkloadStart*>(arg);
+  ::close(w->signalFd);
+  for (int fd : w->readEnd) {
+    if (fd >= 0) ::close(fd);
+  }
+  execWorkload(*w->plan, w->plan->stdinFd, w->out, w->err);
+}
+
 // pid 1 of the workload's pid namespace (or a subreaper without one).
 [[noreturn]] void runInit(ChildPlan& p) {
   sigset_t set;
@@ -306,13 +328,13 @@ bool pump(int readFd, LogTarget& t) {
   int out = p.stdoutLog >= 0 ? writeEnd[p.stdoutLog] : p.stdoutFd;
   int err = p.stderrLog >= 0 ? writeEnd[p.stderrLog] : p.stderrFd;
 
-  long child = ::syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
+  // CLONE_VM|CLONE_VFORK (as posix_spawn does): no copy of the address space; the init
+  // sleeps until the workload has exec'd (or failed), then goes on with its own memory.
+  WorkloadStart start{&p, sfd, {readEnd[0], readEnd[1]}, out, err};
+  char* stackTop = p.workloadStack + p.workloadStackSize;
+  stackTop -= reinterpret_cast<uintptr_t>(stackTop) % 16;
+  long child = ::clone(workloadMain, stackTop, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
   if (child < 0) fail(p, Step::ForkWorkload, errno);
-  if (child == 0) {
-    ::close(sfd);
-    for (int i = 0; i < p.logCount; ++i) ::close(readEnd[i]);
-    execWorkload(p, p.stdinFd, out, err);
-  }
   for (int i = 0; i < p.logCount; ++i) {
     ::close(writeEnd[i]);
     ::fcntl(readEnd[i], F_SETFL, O_NONBLOCK);
@@ -408,6 +430,7 @@ struct PlanStorage {
   std::vector<std::vector<const char*>> rotatedPtrs;
   std::vector<UniqueFd> fds;  // closed in the parent after the clone
   std::vector<std::string> tasksPaths;
+  std::vector<char> workloadStack = std::vector<char>(64 * 1024);
 };
 
 std::string homeOf(uid_t uid) {
@@ -646,6 +669,8 @@ Result<LaunchedProcess> Launcher::launch(const config::WorkloadSpec& spec, Cgrou
     plan.logs[i].rotated = s.rotatedPtrs.back().data();
   }
   plan.runInit = plan.pidNs || plan.logCount > 0;
+  plan.workloadStack = s.workloadStack.data();
+  plan.workloadStackSize = s.workloadStack.size();
 
   int errPipe[2];
   if (::pipe2(errPipe, O_CLOEXEC) != 0) return context(Error::fromErrno("pipe2", "", errno));
