@@ -182,6 +182,8 @@ struct TargetState {
   std::array<CounterTrack, kMemoryCounterCount> memoryCounters{};
   std::array<CounterTrack, 6> pressureCounters{};
   std::vector<DeviceTrack> deviceCounters;
+  bool sampledBefore = false;  // a previous incarnation of the cgroup was read
+  bool reincarnated = false;   // reopened after that: its counters start again from zero
 };
 
 }  // namespace
@@ -369,6 +371,7 @@ struct Sampler::Impl {
     s.dirCtime = rc == 0 ? static_cast<double>(st.st_ctim.tv_sec) + static_cast<double>(st.st_ctim.tv_nsec) * 1e-9 : 0;
     s.open = true;
     s.specDirty = true;
+    if (s.sampledBefore) s.reincarnated = true;
     return true;
   }
 
@@ -847,6 +850,8 @@ struct Sampler::Impl {
     out.hasSpec = s.hasSpec;
 
     if (options.counterContinuity && s.target->managed) applyContinuity(s, out);
+    s.reincarnated = false;
+    s.sampledBefore = true;
 
     out.hasIo = io;
     out.ioCount = static_cast<uint32_t>(ioScratch.size());
@@ -868,6 +873,19 @@ struct Sampler::Impl {
   }
 
   void applyContinuity(TargetState& s, TargetSample& out) {
+    if (s.reincarnated) {
+      // A new cgroup under the same id: everything the old one counted becomes offset.
+      auto shift = [](CounterTrack& t) {
+        t.offset += t.last;
+        t.last = 0;
+      };
+      for (auto& t : s.cpuCounters) shift(t);
+      for (auto& t : s.memoryCounters) shift(t);
+      for (auto& t : s.pressureCounters) shift(t);
+      for (auto& d : s.deviceCounters) {
+        for (auto& t : d.counters) shift(t);
+      }
+    }
     if (out.hasCpu) {
       for (size_t i = 0; i < kCpuCounterCount; ++i) s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
     }
@@ -957,10 +975,13 @@ struct Sampler::Impl {
 
     for (auto& [id, state] : states) {
       TargetState& s = *state;
-      if (!s.open && !openTarget(s)) continue;
-      snap->targets.emplace_back();
-      if (!sampleTarget(s, snap->targets.back(), *snap)) {
-        // Vanished between ticks: not an error. Retried while the provider lists it.
+      // Held descriptors of a cgroup that was removed read ENODEV; when it was recreated
+      // under the same path (a restart), the second attempt reads the new one at once.
+      for (int attempt = s.open ? 2 : 1; attempt > 0; --attempt) {
+        if (!s.open && !openTarget(s)) break;
+        snap->targets.emplace_back();
+        if (sampleTarget(s, snap->targets.back(), *snap)) break;
+        // Vanished: not an error. Retried every tick while the provider lists it.
         snap->io.resize(snap->targets.back().ioBegin);
         snap->targets.pop_back();
         closeTarget(s);

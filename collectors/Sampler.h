@@ -33,8 +33,9 @@ struct SamplerOptions {
   size_t maxOpenFiles = kAutoOpenFiles;  // descriptors held across ticks (0 = none); auto = RLIMIT_NOFILE / 4
   std::string sysRoot = "/sys";    // for /sys/dev/block/MAJ:MIN/uevent
   uint64_t userHz = 0;             // cpuacct.stat tick rate; 0 = sysconf(_SC_CLK_TCK)
-  // Managed targets: when a counter goes backwards (the cgroup was recreated under the
-  // same id), add the previous value so exported counters stay monotonic.
+  // Managed targets: when the cgroup is recreated under the same id (reopened after it
+  // vanished) or a counter goes backwards, the previous values become an offset, so
+  // exported counters stay monotonic across restarts of the workload.
   bool counterContinuity = true;
 };
 

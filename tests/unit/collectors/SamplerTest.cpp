@@ -136,8 +136,12 @@ TEST(SamplerTest, VanishedCgroupDropsOutWithoutAnError) {
     EXPECT_EQ(snap->stats.errorsTotal, 0u);
     // Still listed and still gone: still no error, and back when it reappears.
     EXPECT_EQ(sampler.tick()->targets.size(), 1u);
+    // Recreated (a restart of the workload): its counters continue from the old ones.
     h.addCgroup("a");
-    EXPECT_EQ(sampler.tick()->targets.size(), 2u);
+    snap = sampler.tick();
+    EXPECT_EQ(snap->targets.size(), 2u);
+    EXPECT_EQ(snap->find("/a")->cpu.usageNs, 2u * 612668499u);
+    EXPECT_EQ(snap->find("/b")->cpu.usageNs, 612668499u);
   }
 }
 

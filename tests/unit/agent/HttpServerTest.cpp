@@ -1,0 +1,170 @@
+// The CivetWeb server on a loopback ephemeral port: routing, request fields, methods and
+// bodies, the central body limit, gzip, HEAD, handler failures. One server for the suite
+// (CivetWeb takes ~2 s to stop).
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "agent/HttpServer.h"
+#include "support/HttpClient.h"
+
+namespace cgwarden::agent {
+namespace {
+
+using testing::httpGet;
+using testing::httpRequest;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    HttpServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.maxBodyBytes = 1024;
+    o.threads = 2;
+    auto s = HttpServer::start(o);
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    server_ = std::move(*s).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static HttpServer* server_;
+};
+
+HttpServer* HttpServerTest::server_ = nullptr;
+
+TEST_F(HttpServerTest, BindsAnEphemeralPortAndServes) {
+  ASSERT_NE(server_->port(), 0);
+  EXPECT_EQ(server_->baseUrl(), "http://127.0.0.1:" + std::to_string(server_->port()));
+  server_->addHandler("/hello", [](const HttpRequest&) { return HttpResponse::text(200, "hi\n"); });
+  auto r = httpGet(server_->port(), "/hello");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "hi\n");
+  EXPECT_EQ(r.header("content-type"), "text/plain; charset=utf-8");
+}
+
+TEST_F(HttpServerTest, RoutesByLongestPrefixOnSegmentBoundaries) {
+  server_->addHandler("/api/v1", [](const HttpRequest& q) { return HttpResponse::text(200, "v1 " + q.path); });
+  server_->addHandler("/api/v1/events", [](const HttpRequest& q) { return HttpResponse::text(200, "events " + q.path); });
+  EXPECT_EQ(httpGet(server_->port(), "/api/v1").body, "v1 /api/v1");
+  EXPECT_EQ(httpGet(server_->port(), "/api/v1/workloads/web").body, "v1 /api/v1/workloads/web");
+  EXPECT_EQ(httpGet(server_->port(), "/api/v1/events").body, "events /api/v1/events");
+  EXPECT_EQ(httpGet(server_->port(), "/api/v1/events/stream").body, "events /api/v1/events/stream");
+  auto miss = httpGet(server_->port(), "/api/v1x");
+  EXPECT_EQ(miss.status, 404);
+  EXPECT_EQ(miss.header("content-type"), "application/json");
+  EXPECT_NE(miss.body.find("no handler for /api/v1x"), std::string::npos) << miss.body;
+  server_->removeHandler("/api/v1/events");
+  EXPECT_EQ(httpGet(server_->port(), "/api/v1/events").body, "v1 /api/v1/events");
+}
+
+TEST_F(HttpServerTest, RequestCarriesMethodQueryHeadersBodyAndPeer) {
+  HttpRequest seen;
+  server_->addHandler("/inspect", [&seen](const HttpRequest& q) {
+    seen = q;
+    HttpResponse r = HttpResponse::json(201, R"({"ok":true})");
+    r.headers.emplace_back("Location", "/inspect/1");
+    return r;
+  });
+  auto r = httpRequest(server_->port(), "POST", "/inspect?name=web%20one&flag&x=a+b",
+                       {{"X-Custom", "Value"}, {"Content-Type", "application/json"}}, R"({"cpu":"0.5"})");
+  EXPECT_EQ(r.status, 201) << r.error;
+  EXPECT_EQ(r.header("location"), "/inspect/1");
+  EXPECT_EQ(r.body, R"({"ok":true})");
+  EXPECT_EQ(seen.method, "POST");
+  EXPECT_EQ(seen.path, "/inspect");
+  EXPECT_EQ(seen.queryParam("name"), "web one");
+  EXPECT_EQ(seen.queryParam("flag"), "");
+  EXPECT_EQ(seen.queryParam("x"), "a b");
+  EXPECT_FALSE(seen.queryParam("missing").has_value());
+  EXPECT_EQ(seen.header("x-custom"), "Value") << "header names are case-insensitive";
+  EXPECT_EQ(seen.body, R"({"cpu":"0.5"})");
+  EXPECT_EQ(seen.remoteAddress.rfind("127.0.0.1:", 0), 0u) << seen.remoteAddress;
+  for (const char* m : {"PUT", "DELETE", "PATCH"}) {
+    EXPECT_EQ(httpRequest(server_->port(), m, "/inspect", {}, m == std::string("DELETE") ? "" : "x").status, 201);
+    EXPECT_EQ(seen.method, m);
+  }
+}
+
+TEST_F(HttpServerTest, OversizedBodiesGet413WithoutReachingTheHandler) {
+  std::atomic<int> calls{0};
+  server_->addHandler("/upload", [&calls](const HttpRequest&) {
+    ++calls;
+    return HttpResponse::text(200, "stored");
+  });
+  EXPECT_EQ(httpRequest(server_->port(), "PUT", "/upload", {}, std::string(1024, 'a')).status, 200);
+  auto big = httpRequest(server_->port(), "PUT", "/upload", {}, std::string(4096, 'a'));
+  EXPECT_EQ(big.status, 413) << big.error;
+  EXPECT_NE(big.body.find("exceeds the limit of 1024"), std::string::npos) << big.body;
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(HttpServerTest, GzipWhenAcceptedAndWorthIt) {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "container_cpu_usage_seconds_total{id=\"/a\"} 1\n";
+  server_->addHandler("/big", [text](const HttpRequest&) { return HttpResponse::text(200, text); });
+  server_->addHandler("/small", [](const HttpRequest&) { return HttpResponse::text(200, "tiny"); });
+  auto zipped = httpGet(server_->port(), "/big", {{"Accept-Encoding", "gzip, deflate"}});
+  EXPECT_EQ(zipped.status, 200);
+  EXPECT_EQ(zipped.header("content-encoding"), "gzip");
+  EXPECT_EQ(zipped.body, text) << zipped.error;
+  EXPECT_LT(zipped.wireBytes * 10, text.size());
+  auto plain = httpGet(server_->port(), "/big");
+  EXPECT_EQ(plain.header("content-encoding"), "");
+  EXPECT_EQ(plain.body, text);
+  EXPECT_EQ(httpGet(server_->port(), "/big", {{"Accept-Encoding", "gzip;q=0"}}).header("content-encoding"), "");
+  EXPECT_EQ(httpGet(server_->port(), "/small", {{"Accept-Encoding", "gzip"}}).header("content-encoding"), "");
+}
+
+TEST_F(HttpServerTest, HeadSendsHeadersOnly) {
+  server_->addHandler("/head", [](const HttpRequest&) { return HttpResponse::text(200, "0123456789"); });
+  auto r = httpRequest(server_->port(), "HEAD", "/head");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-length"), "10");
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST_F(HttpServerTest, AThrowingHandlerGets500) {
+  server_->addHandler("/boom", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("kaput"); });
+  auto r = httpGet(server_->port(), "/boom");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("kaput"), std::string::npos);
+  EXPECT_EQ(httpGet(server_->port(), "/hello").status, 200) << "the server keeps serving";
+}
+
+TEST_F(HttpServerTest, AnAddressInUseIsAnError) {
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:" + std::to_string(server_->port());
+  auto second = HttpServer::start(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message().find(o.listen), std::string::npos) << second.error().message();
+  o.listen = "127.0.0.1:99999";
+  EXPECT_FALSE(HttpServer::start(o).ok());
+  o.listen = "localhost:http";
+  EXPECT_FALSE(HttpServer::start(o).ok());
+}
+
+TEST(HttpEncodingTest, AcceptEncoding) {
+  EXPECT_TRUE(acceptsGzip("gzip"));
+  EXPECT_TRUE(acceptsGzip("deflate, gzip;q=0.5"));
+  EXPECT_TRUE(acceptsGzip("*"));
+  EXPECT_TRUE(acceptsGzip("identity, x-gzip"));
+  EXPECT_FALSE(acceptsGzip(""));
+  EXPECT_FALSE(acceptsGzip("deflate, br"));
+  EXPECT_FALSE(acceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(acceptsGzip("gzip; q=0.0"));
+}
+
+TEST(HttpEncodingTest, GzipRoundTrip) {
+  std::string data(100000, 'x');
+  auto z = gzipCompress(data, 1);
+  ASSERT_TRUE(z.ok());
+  EXPECT_LT(z->size(), 1000u);
+  std::string err;
+  EXPECT_EQ(testing::gunzip(*z, err), data);
+  EXPECT_TRUE(err.empty()) << err;
+}
+
+}  // namespace
+}  // namespace cgwarden::agent
