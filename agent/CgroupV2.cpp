@@ -266,13 +266,19 @@ class V2Manager final : public CgroupManager {
   static constexpr const char* kAgentLeaf = "agent";
 
 
-  // No internal processes: if the agent lives in the root (a delegated subtree), it moves
-  // into "<root>/agent" before controllers are enabled for the root's children.
+  // No internal processes: a non-root cgroup that passes controllers to its children
+  // cannot hold processes (writing cgroup.subtree_control fails with EBUSY). So if the
+  // agent lives in the root (a delegated subtree) or in any cgroup above it, e.g.
+  // "/<service>" with root "<service>/cgwarden", it moves into "<root>/agent" before
+  // controllers are enabled on the way down. The mount's root cgroup is exempt.
   Status moveSelfOutOfRoot() {
     auto self = collectors::readProcCgroup(::getpid());
     if (!self) return self.error();
     const std::string* current = self->unifiedPath();
-    if (current == nullptr || *current != "/" + root_) return {};
+    if (current == nullptr || *current == "/") return {};
+    const std::string target = "/" + root_;
+    bool inRootOrAbove = *current == target || target.rfind(*current + "/", 0) == 0;
+    if (!inRootOrAbove) return {};
     std::string leaf = root_ + "/" + kAgentLeaf;
     if (auto created = makeDirs(layout_.unifiedMount, leaf); !created) return created.error();
     return writeFile(joinPath(joinPath(layout_.unifiedMount, leaf), "cgroup.procs"), std::to_string(::getpid()));
