@@ -29,7 +29,8 @@ mount -t sysfs sysfs /sys || setup_error "mount /sys failed"
 mount -t devtmpfs devtmpfs /dev || setup_error "mount /dev failed"
 mkdir -p /dev/shm /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays on the initramfs (itself in RAM): a build dir under /tmp lives there.
+chmod 1777 /tmp
 mount -t tmpfs tmpfs /run
 # The options systemd uses on a pure-v2 host.
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup || setup_error "mount cgroup2 failed"
