@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collectors/Limits.h"
+#include "config/PolicyRule.h"
 
 namespace cgwarden::config {
 
@@ -95,6 +96,7 @@ struct AgentSpec {
 struct Config {
   AgentSpec agent;
   std::vector<WorkloadSpec> workloads;
+  std::vector<PolicyRule> policies;
   std::string path;  // the file it came from ("" for built-in / API)
 };
 

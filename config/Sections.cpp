@@ -1,4 +1,5 @@
 #include "config/Sections.h"
+#include "config/PolicySection.h"
 
 namespace cgwarden::config {
 
@@ -6,6 +7,7 @@ const std::vector<Section>& configSections() {
   static const std::vector<Section> kSections = {
       {"agent", parseAgentSection, nullptr},
       {"workloads", parseWorkloadsSection, finishWorkloadsSection},
+      {"policies", parsePoliciesSection, finishPoliciesSection},
   };
   return kSections;
 }
