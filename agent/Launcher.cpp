@@ -266,10 +266,11 @@ void rotate(LogTarget& t) {
   t.size = 0;
 }
 
-// Copies what is readable from `readFd` into `t`. Returns false at EOF.
+// Copies what is readable from `readFd` into `t` (at most 4 MiB per call, so a writer that
+// keeps the pipe full cannot hold the init's loop). Returns false at EOF.
 bool pump(int readFd, LogTarget& t) {
   static char buf[65536];
-  for (;;) {
+  for (int round = 0; round < 64; ++round) {
     ssize_t n = ::read(readFd, buf, sizeof buf);
     if (n == 0) return false;
     if (n < 0) return errno == EINTR || errno == EAGAIN;
@@ -278,6 +279,7 @@ bool pump(int readFd, LogTarget& t) {
     if (t.rotateBytes != 0 && t.size >= t.rotateBytes) rotate(t);
     if (static_cast<size_t>(n) < sizeof buf) return true;
   }
+  return true;
 }
 
 // The init's child until it execs: runs on its own stack in the init's memory (vfork-style).
@@ -718,8 +720,12 @@ Result<LaunchedProcess> Launcher::launch(const config::WorkloadSpec& spec, Cgrou
   }
   UniqueFd syncRead, syncWrite;
   if (parentAttach) {
+    // A socket pair rather than a pipe: send(MSG_NOSIGNAL) to a child that died is EPIPE,
+    // not a SIGPIPE for the agent.
     int syncPipe[2];
-    if (::pipe2(syncPipe, O_CLOEXEC) != 0) return context(Error::fromErrno("pipe2", "", errno));
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncPipe) != 0) {
+      return context(Error::fromErrno("socketpair", "", errno));
+    }
     syncRead.reset(syncPipe[0]);
     syncWrite.reset(syncPipe[1]);
     plan.syncFd = syncRead.get();
@@ -768,7 +774,7 @@ Result<LaunchedProcess> Launcher::launch(const config::WorkloadSpec& spec, Cgrou
       return context(st.error());
     }
     char go = 'g';
-    if (::write(syncWrite.get(), &go, 1) != 1) {
+    if (::send(syncWrite.get(), &go, 1, MSG_NOSIGNAL) != 1) {
       int e = errno;
       ::kill(pid, SIGKILL);
       reap();

@@ -8,7 +8,7 @@
 //   2. v1/hybrid: clone3 puts the child in the cgroup2 PSI twin (hybrid), and the child's first
 //      act writes "0" to `tasks` in every v1 hierarchy (AttachMode::Auto, see below). With
 //      AttachMode::Parent, or without clone3, the child blocks on a pipe while the parent writes
-//      its pid into every hierarchy (Cgroup::attach), then releases it.
+//      its pid into every hierarchy (Cgroup::attach), then releases it (over a socket pair).
 //      Either way not one instruction of the workload's own code runs outside its cgroup.
 //   3. child: unshare(CLONE_NEWCGROUP) (after the move, so the workload sees its cgroup as "/"),
 //      mount --make-rprivate / and a fresh /proc, sethostname, `lo` up (ioctl SIOCSIFFLAGS),
