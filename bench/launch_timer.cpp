@@ -4,8 +4,11 @@
 //   launch_timer ROUNDS WARMUP LABEL1 -- CMD1 ARGS ;; LABEL2 -- CMD2 ARGS ;; ...
 //
 // Prints one tab-separated line per candidate:
-//   label  runs  failures  median_ms  p90_ms  min_ms  mean_ms  first_failure_status
+//   label  runs  failures  median_ms  p90_ms  min_ms  mean_ms  first_failure_status  median_cpu_ms
+// CPU is user+system time of the whole process tree (wait4's rusage: the child plus the
+// descendants it reaped), which scheduling delays on a loaded machine do not inflate.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +25,7 @@ struct Candidate {
   std::string label;
   std::vector<std::string> argv;
   std::vector<double> ms;
+  std::vector<double> cpu;
   int failures = 0;
   int firstFailure = 0;
 };
@@ -33,7 +37,7 @@ double nowMs() {
 }
 
 // Runs once; returns the wall time in ms, or a negative value on failure (status in *status).
-double runOnce(const Candidate& c, int* status) {
+double runOnce(const Candidate& c, int* status, double* cpuMs) {
   std::vector<char*> argv;
   for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -47,8 +51,11 @@ double runOnce(const Candidate& c, int* status) {
     execvp(argv[0], argv.data());
     _exit(127);
   }
-  waitpid(pid, status, 0);
+  struct rusage ru {};
+  wait4(pid, status, 0, &ru);
   double took = nowMs() - start;
+  *cpuMs = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
   return WIFEXITED(*status) && WEXITSTATUS(*status) == 0 ? took : -took;
 }
 
@@ -90,22 +97,24 @@ int main(int argc, char** argv) {
   for (int r = 0; r < warmup + rounds; ++r) {
     for (auto& c : candidates) {
       int status = 0;
-      double t = runOnce(c, &status);
+      double cpu = 0;
+      double t = runOnce(c, &status, &cpu);
       if (r < warmup) continue;
       if (t < 0) {
         if (c.failures++ == 0) c.firstFailure = status;
         continue;
       }
       c.ms.push_back(t);
+      c.cpu.push_back(cpu);
     }
   }
   for (const auto& c : candidates) {
     double mean = 0;
     for (double v : c.ms) mean += v;
     mean = c.ms.empty() ? 0 : mean / static_cast<double>(c.ms.size());
-    std::printf("%s\t%zu\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", c.label.c_str(), c.ms.size(), c.failures,
+    std::printf("%s\t%zu\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.2f\n", c.label.c_str(), c.ms.size(), c.failures,
                 percentile(c.ms, 0.5), percentile(c.ms, 0.9), c.ms.empty() ? 0 : *std::min_element(c.ms.begin(), c.ms.end()),
-                mean, c.firstFailure);
+                mean, c.firstFailure, percentile(c.cpu, 0.5));
   }
   return 0;
 }
