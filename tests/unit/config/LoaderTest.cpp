@@ -262,8 +262,7 @@ workloads:
     namespaces: {netw: true}
     rlimits: {nofiles: 3}
     stdout: {fil: /x}
-policies: []
-adopt: {}
+logging: {}
 )"),
               ElementsAre("t.yaml:2:3: agent.sampel_interval: unknown key (did you mean \"sample_interval\"?)",
                           "t.yaml:3:3: agent.lisen: unknown key (did you mean \"listen\"?)",
@@ -278,7 +277,7 @@ adopt: {}
                           "t.yaml:14:18: workloads[0].namespaces.netw: unknown key (did you mean \"net\"?)",
                           "t.yaml:15:15: workloads[0].rlimits.nofiles: unknown key (did you mean \"nofile\"?)",
                           "t.yaml:16:14: workloads[0].stdout.fil: unknown key (did you mean \"file\"?)",
-                          "t.yaml:17:1: policies: unknown key", "t.yaml:18:1: adopt: unknown key"));
+                          "t.yaml:17:1: logging: unknown key"));
 }
 
 TEST(LoaderTest, WrongTypesNameTheExpectedType) {
