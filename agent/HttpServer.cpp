@@ -154,15 +154,19 @@ struct HttpServer::Impl {
   }
 
   static void send(mg_connection* conn, const HttpRequest& req, HttpResponse resp, size_t gzipMin, int gzipLevel) {
+    bool head = req.method == "HEAD";
+    auto accept = req.header("Accept-Encoding");
+    bool clientGzip = resp.compressible && accept && acceptsGzip(*accept);
+    if (resp.stream) {
+      sendStream(conn, req, resp, clientGzip, gzipLevel);
+      return;
+    }
     bool gzipped = false;
-    if (resp.compressible && resp.body.size() >= gzipMin) {
-      auto accept = req.header("Accept-Encoding");
-      if (accept && acceptsGzip(*accept)) {
-        auto z = gzipCompress(resp.body, gzipLevel);
-        if (z) {
-          resp.body = std::move(*z);
-          gzipped = true;
-        }
+    if (clientGzip && resp.body.size() >= gzipMin) {
+      auto z = gzipCompress(resp.body, gzipLevel);
+      if (z) {
+        resp.body = std::move(*z);
+        gzipped = true;
       }
     }
     mg_response_header_start(conn, resp.status);
@@ -173,7 +177,71 @@ struct HttpServer::Impl {
     if (resp.compressible) mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
     for (const auto& [name, value] : resp.headers) mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
     mg_response_header_send(conn);
-    if (req.method != "HEAD" && !resp.body.empty()) mg_write(conn, resp.body.data(), resp.body.size());
+    if (!head && !resp.body.empty()) mg_write(conn, resp.body.data(), resp.body.size());
+  }
+
+  static void sendStream(mg_connection* conn, const HttpRequest& req, const HttpResponse& resp, bool gzip,
+                         int gzipLevel) {
+    const mg_request_info* ri = mg_get_request_info(conn);
+    bool chunked = ri->http_version != nullptr && std::string_view(ri->http_version) == "1.1";
+    mg_response_header_start(conn, resp.status);
+    mg_response_header_add(conn, "Content-Type", resp.contentType.c_str(), -1);
+    if (chunked) {
+      mg_response_header_add(conn, "Transfer-Encoding", "chunked", -1);
+    } else {
+      mg_response_header_add(conn, "Connection", "close", -1);
+    }
+    if (gzip) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+    if (resp.compressible) mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+    for (const auto& [name, value] : resp.headers) mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+    mg_response_header_send(conn);
+    if (req.method == "HEAD") return;
+
+    bool alive = true;
+    auto raw = [&](const char* data, size_t n) {
+      if (!alive || n == 0) return alive;
+      int rc = chunked ? mg_send_chunk(conn, data, static_cast<unsigned>(n)) : mg_write(conn, data, n);
+      alive = rc > 0;
+      return alive;
+    };
+    z_stream zs{};
+    std::vector<char> zbuf;
+    if (gzip) {
+      if (deflateInit2(&zs, gzipLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return;
+      zbuf.resize(64 * 1024);
+    }
+    auto deflateSome = [&](const char* data, size_t n, int flush) {
+      zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+      zs.avail_in = static_cast<uInt>(n);
+      int rc = Z_OK;
+      do {
+        zs.next_out = reinterpret_cast<Bytef*>(zbuf.data());
+        zs.avail_out = static_cast<uInt>(zbuf.size());
+        rc = deflate(&zs, flush);
+        if (!raw(zbuf.data(), zbuf.size() - zs.avail_out)) return false;
+      } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+      return true;
+    };
+    BodyWriter write = [&](std::string_view piece) {
+      if (!alive) return false;
+      if (gzip) return deflateSome(piece.data(), piece.size(), Z_NO_FLUSH);
+      return raw(piece.data(), piece.size());
+    };
+    try {
+      resp.stream(write);
+    } catch (const std::exception& e) {
+      // The status is already sent: end without the last chunk, so the client sees a
+      // truncated response rather than a complete wrong one; an invalid chunk-size line
+      // makes a keep-alive client fail at once instead of waiting for more.
+      spdlog::error("http: {} {}: streaming the body failed: {}", req.method, req.path, e.what());
+      if (chunked && alive) mg_write(conn, "!\r\n", 3);
+      alive = false;
+    }
+    if (gzip) {
+      if (alive) deflateSome(nullptr, 0, Z_FINISH);
+      deflateEnd(&zs);
+    }
+    if (chunked && alive) mg_send_chunk(conn, "", 0);
   }
 
   int handle(mg_connection* conn) {

@@ -13,7 +13,8 @@
 // run on CivetWeb's worker threads (several at once): they must be thread-safe.
 // Centrally: request bodies over maxBodyBytes get 413 without calling the handler; a
 // handler that throws gets 500; responses are gzipped when the client's Accept-Encoding
-// allows it and the body is at least gzipMinBytes; HEAD gets the headers only.
+// allows it and the body is at least gzipMinBytes (streamed bodies: always); HEAD gets the
+// headers only.
 //
 // Stopping: CivetWeb's graceful stop takes about 2 s (its workers poll); the destructor
 // stops. Tests should share one server rather than start and stop one per check.
@@ -46,12 +47,19 @@ struct HttpRequest {
   std::optional<std::string> queryParam(std::string_view name) const;
 };
 
+// Writes one piece of a streamed body; false once the client has gone away.
+using BodyWriter = std::function<bool(std::string_view)>;
+
 struct HttpResponse {
   int status = 200;
   std::string contentType = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   bool compressible = true;  // may be gzipped when the client accepts it
+  // Instead of `body`: produces the body in pieces, sent as they come (chunked transfer
+  // encoding on HTTP/1.1, else until close; gzip applied on the fly when accepted), so a
+  // large response is never held whole. Runs on the worker thread after the headers.
+  std::function<void(const BodyWriter&)> stream;
 
   static HttpResponse text(int status, std::string body);
   static HttpResponse json(int status, std::string body);

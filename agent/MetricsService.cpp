@@ -64,22 +64,34 @@ void MetricsService::addCollectable(std::weak_ptr<prometheus::Collectable> colle
   collectables_.push_back(std::move(collectable));
 }
 
-std::string MetricsService::renderMetrics() const {
-  std::vector<prometheus::MetricFamily> families = exporter_->Collect();
-  auto own = registry_->Collect();
-  families.insert(families.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
-  {
-    std::lock_guard<std::mutex> lock(collectablesMutex_);
-    for (const auto& weak : collectables_) {
-      if (auto c = weak.lock()) {
-        auto more = c->Collect();
-        families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-      }
+std::vector<prometheus::MetricFamily> MetricsService::otherFamilies() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::lock_guard<std::mutex> lock(collectablesMutex_);
+  for (const auto& weak : collectables_) {
+    if (auto c = weak.lock()) {
+      auto more = c->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     }
   }
+  return families;
+}
+
+bool MetricsService::writeMetrics(const BodyWriter& write) const {
+  if (!exporter_->writeText(write)) return false;
+  auto families = otherFamilies();
+  if (families.empty()) return true;
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
-  return std::move(out).str();
+  return write(out.view());
+}
+
+std::string MetricsService::renderMetrics() const {
+  std::string text;
+  writeMetrics([&text](std::string_view piece) {
+    text.append(piece);
+    return true;
+  });
+  return text;
 }
 
 HttpResponse MetricsService::metricsResponse(const HttpRequest& request) const {
@@ -90,7 +102,7 @@ HttpResponse MetricsService::metricsResponse(const HttpRequest& request) const {
   }
   HttpResponse r;
   r.contentType = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = renderMetrics();
+  r.stream = [this](const BodyWriter& write) { writeMetrics(write); };
   return r;
 }
 

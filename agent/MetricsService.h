@@ -9,8 +9,9 @@
 //   (*metrics)->registerHandlers(*server);
 //   ... (*metrics)->latest() for the policer ...
 //
-// /metrics: GET/HEAD, Prometheus text format 0.0.4 via prometheus-cpp's TextSerializer
-// (gzip by the server when asked). /healthz: 200 {"status":"ok",...} while the loop ticks;
+// /metrics: GET/HEAD, Prometheus text format 0.0.4, streamed (chunked; gzip on the fly by
+// the server when asked): the exporter's families byte-identical to prometheus-cpp's
+// TextSerializer, then the registry's through TextSerializer itself. /healthz: 200 {"status":"ok",...} while the loop ticks;
 // 503 {"status":"unhealthy","reason":...} before the first tick or when the last one is
 // older than staleAfter.
 
@@ -62,7 +63,11 @@ class MetricsService {
   void addCollectable(std::weak_ptr<prometheus::Collectable> collectable);
   prometheus::Registry& registry() { return *registry_; }
 
-  std::string renderMetrics() const;  // the text exposition, as /metrics serves it
+  // The text exposition as /metrics serves it: the exporter's families (streamed, see
+  // SnapshotExporter::writeText), then the registry's and added collectables' families
+  // through prometheus::TextSerializer. False if `write` stopped it.
+  bool writeMetrics(const BodyWriter& write) const;
+  std::string renderMetrics() const;  // writeMetrics into one string (tests, benchmarks)
   HttpResponse metricsResponse(const HttpRequest& request) const;
   HttpResponse healthResponse() const;
 
@@ -72,6 +77,7 @@ class MetricsService {
 
  private:
   MetricsService() = default;
+  std::vector<prometheus::MetricFamily> otherFamilies() const;
 
   MetricsOptions options_;
   std::shared_ptr<collectors::ObservedCgroups> observed_;

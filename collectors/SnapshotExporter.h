@@ -1,8 +1,15 @@
 #pragma once
 // The exporter: one prometheus::Collectable that turns the latest Snapshot into metric
 // families with cAdvisor's names, types, units and labels (reference/cadvisor-metrics.tsv),
-// plus cgwarden_* families for what only cgwarden knows. Register it in a
-// prometheus::Registry (MetricsService does) and serialise with TextSerializer.
+// plus cgwarden_* families for what only cgwarden knows.
+//
+// Two outputs from the same family table: Collect() builds prometheus::MetricFamily structs
+// (for TextSerializer, a Registry, or any consumer of the Collectable interface), and
+// writeText() streams exactly the bytes prometheus::TextSerializer writes for those
+// families (unit-tested byte for byte), family by family in 64 KiB pieces, without
+// building them: TextSerializer escapes label values one ostream insertion per character
+// and takes ~3 µs per series here (~170 ms for 1,000 cgroups), writeText ~0.1 µs, and a
+// scrape of 10,000 cgroups never holds the ~80 MB text in memory. /metrics uses writeText.
 //
 // Rules (cAdvisor's, and where we differ, why):
 //   - kernel counters are counters: container_cpu_usage_seconds_total{cpu="total"}, ...
@@ -32,6 +39,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <prometheus/collectable.h>
@@ -52,20 +60,28 @@ struct ExporterOptions {
 class SnapshotExporter : public prometheus::Collectable {
  public:
   using Source = std::function<std::shared_ptr<const Snapshot>()>;
+  // Receives the text in pieces; returns false to stop (the scraper went away).
+  using TextSink = std::function<bool(std::string_view)>;
 
   SnapshotExporter(Source source, ExporterOptions options);
 
   // Families for the latest snapshot; counts a scrape.
   std::vector<prometheus::MetricFamily> Collect() const override;
+  // The text of Collect()'s families, streamed; counts a scrape. False if the sink stopped.
+  bool writeText(const TextSink& sink) const;
 
   // The mapping itself, pure: `now` is the wall clock (Unix seconds) for the snapshot's age,
   // `scrapes` the value of cgwarden_scrapes_total. Empty families are left out.
   static std::vector<prometheus::MetricFamily> families(const Snapshot& snapshot, const ExporterOptions& options,
                                                         double now, uint64_t scrapes);
+  static bool writeText(const Snapshot& snapshot, const ExporterOptions& options, double now, uint64_t scrapes,
+                        const TextSink& sink);
 
   uint64_t scrapes() const { return scrapes_.load(); }
 
  private:
+  std::shared_ptr<const Snapshot> current() const;
+
   Source source_;
   ExporterOptions options_;
   mutable std::atomic<uint64_t> scrapes_{0};

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <strings.h>
@@ -23,7 +24,8 @@ struct HttpResult {
   int status = 0;  // 0: no response (connection failed or timed out)
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;                            // decoded (gunzipped) body
-  size_t wireBytes = 0;                        // body bytes as received
+  size_t wireBytes = 0;                        // body bytes as received (chunk framing removed)
+  bool chunked = false;
   std::string error;
 
   std::string header(const std::string& lowerName) const {
@@ -107,6 +109,11 @@ inline HttpResult httpRequest(uint16_t port, const std::string& method, const st
         size_t len = std::stoul(head.substr(cl + 17));
         if (raw.size() >= headerEnd + 4 + len) break;
       }
+      bool chunkedBody = head.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+      if (chunkedBody && raw.size() >= headerEnd + 9 &&
+          (raw.compare(raw.size() - 7, 7, "\r\n0\r\n\r\n") == 0 || raw.compare(headerEnd + 4, 5, "0\r\n\r\n") == 0)) {
+        break;
+      }
     }
   }
   ::close(fd);
@@ -135,6 +142,31 @@ inline HttpResult httpRequest(uint16_t port, const std::string& method, const st
     pos = e + 2;
   }
   r.body = raw.substr(headerEnd + 4);
+  if (r.header("transfer-encoding") == "chunked") {
+    std::string decoded;
+    size_t p = 0;
+    bool complete = false;
+    while (p < r.body.size()) {
+      size_t eol = r.body.find("\r\n", p);
+      if (eol == std::string::npos) break;
+      std::string sizeLine = r.body.substr(p, eol - p);
+      char* endp = nullptr;
+      size_t len = std::strtoul(sizeLine.c_str(), &endp, 16);
+      if (sizeLine.empty() || endp == sizeLine.c_str() || *endp != '\0') {
+        r.error = "malformed chunk size \"" + sizeLine + "\"";
+        break;
+      }
+      if (len == 0) {
+        complete = true;
+        break;
+      }
+      decoded.append(r.body, eol + 2, len);
+      p = eol + 2 + len + 2;
+    }
+    if (!complete && r.error.empty()) r.error = "chunked body without its last chunk";
+    r.chunked = true;
+    r.body = std::move(decoded);
+  }
   if (!r.header("content-length").empty()) r.body.resize(std::min(r.body.size(), std::stoul(r.header("content-length"))));
   r.wireBytes = r.body.size();
   if (r.header("content-encoding") == "gzip") r.body = gunzip(r.body, r.error);

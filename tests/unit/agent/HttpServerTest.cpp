@@ -117,6 +117,50 @@ TEST_F(HttpServerTest, GzipWhenAcceptedAndWorthIt) {
   EXPECT_EQ(httpGet(server_->port(), "/small", {{"Accept-Encoding", "gzip"}}).header("content-encoding"), "");
 }
 
+TEST_F(HttpServerTest, StreamedBodiesAreChunkedAndGzippedOnTheFly) {
+  std::string expected;
+  for (int i = 0; i < 5000; ++i) expected += "line " + std::to_string(i) + " of a streamed body\n";
+  server_->addHandler("/stream", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      for (int i = 0; i < 5000; ++i) {
+        if (!write("line " + std::to_string(i) + " of a streamed body\n")) return;
+      }
+    };
+    return r;
+  });
+  auto plain = httpGet(server_->port(), "/stream");
+  EXPECT_EQ(plain.status, 200) << plain.error;
+  EXPECT_TRUE(plain.chunked);
+  EXPECT_TRUE(plain.error.empty()) << plain.error;
+  EXPECT_EQ(plain.header("content-length"), "");
+  EXPECT_EQ(plain.body, expected);
+  auto zipped = httpGet(server_->port(), "/stream", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(zipped.header("content-encoding"), "gzip");
+  EXPECT_TRUE(zipped.error.empty()) << zipped.error;
+  EXPECT_EQ(zipped.body, expected);
+  EXPECT_LT(zipped.wireBytes * 5, expected.size());
+  auto head = httpRequest(server_->port(), "HEAD", "/stream");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+}
+
+TEST_F(HttpServerTest, AStreamThatThrowsEndsTruncated) {
+  server_->addHandler("/halfway", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      write("first part\n");
+      throw std::runtime_error("disk on fire");
+    };
+    return r;
+  });
+  auto r = httpGet(server_->port(), "/halfway");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.error.empty()) << "a broken stream must not look complete";
+  EXPECT_EQ(r.body.rfind("first part\n", 0), 0u);
+  EXPECT_EQ(httpGet(server_->port(), "/hello").status, 200) << "the server keeps serving";
+}
+
 TEST_F(HttpServerTest, HeadSendsHeadersOnly) {
   server_->addHandler("/head", [](const HttpRequest&) { return HttpResponse::text(200, "0123456789"); });
   auto r = httpRequest(server_->port(), "HEAD", "/head");

@@ -470,6 +470,82 @@ TEST(SnapshotExporterTest, EveryFamilyHasHelpAndCountersEndInTotal) {
   EXPECT_NE(text.str().find("# TYPE container_cpu_usage_seconds_total counter"), std::string::npos);
 }
 
+std::string viaTextSerializer(const std::vector<MetricFamily>& fams) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, fams);
+  return out.str();
+}
+
+std::string viaWriteText(const Snapshot& snap, const ExporterOptions& o, size_t* pieces = nullptr) {
+  std::string text;
+  size_t n = 0;
+  EXPECT_TRUE(SnapshotExporter::writeText(snap, o, snap.time + 1, 7, [&](std::string_view piece) {
+    text.append(piece);
+    ++n;
+    return true;
+  }));
+  if (pieces != nullptr) *pieces = n;
+  return text;
+}
+
+// /metrics streams writeText(); it must be byte for byte what TextSerializer writes for Collect().
+TEST(SnapshotExporterTest, WriteTextIsByteIdenticalToTextSerializer) {
+  Snapshot snap = oneTargetSnapshot();
+  // A second, observed target with awkward label values and awkward numbers.
+  TargetSample odd = fullSample(snap);
+  auto t = std::make_shared<SampleTarget>(*odd.target);
+  t->id = "/system.slice/odd\\\"quoted\".service";
+  t->name = "line\nbreak";
+  t->image = "";
+  t->managed = false;
+  t->labels = {{"a-b.c", "x\"y"}, {"empty", ""}};
+  odd.target = t;
+  odd.cpu.usageNs = 1;                     // 1e-09 s
+  odd.cpu.systemNs = 123456789012345678;   // 1.234567890123457e+08 s
+  odd.memory.usageBytes = 1ULL << 62;      // 4.611686018427388e+18
+  odd.memory.cacheBytes = 999999999999999; // the largest integer printed as such
+  odd.spec.memoryLimit = 9223372036854771712ULL;
+  odd.sampleTime = 1700000100.333;
+  odd.startTime = 0.5;
+  snap.targets.push_back(odd);
+  snap.stats.durationSeconds = 0.1 + 0.2;  // 0.30000000000000004 at 17 digits
+  snap.stats.cpuSeconds = 1.0 / 3.0;
+
+  for (int variant = 0; variant < 4; ++variant) {
+    ExporterOptions o;
+    o.timestamps = variant & 1;
+    o.kubeletLabels = variant & 2;
+    if (variant == 3) o.labelAllowlist = std::vector<std::string>{"a-b.c"};
+    std::string expected = viaTextSerializer(SnapshotExporter::families(snap, o, snap.time + 1, 7));
+    size_t pieces = 0;
+    std::string actual = viaWriteText(snap, o, &pieces);
+    EXPECT_EQ(actual, expected) << "variant " << variant;
+    EXPECT_GE(pieces, 1u);
+  }
+  EXPECT_NE(viaWriteText(snap, {}).find("1e-09"), std::string::npos);
+  EXPECT_NE(viaWriteText(snap, {}).find(R"(id="/system.slice/odd\\\"quoted\".service")"), std::string::npos);
+}
+
+TEST(SnapshotExporterTest, WriteTextStreamsInPiecesAndStopsWhenTheSinkDoes) {
+  Snapshot snap;
+  snap.stats.ticks = 1;
+  for (int i = 0; i < 300; ++i) {
+    TargetSample s = fullSample(snap);
+    auto t = std::make_shared<SampleTarget>(*s.target);
+    t->id = "/cgwarden/w" + std::to_string(1000 + i);
+    s.target = t;
+    snap.targets.push_back(s);
+  }
+  size_t pieces = 0;
+  std::string all = viaWriteText(snap, {}, &pieces);
+  EXPECT_GT(all.size(), 1000000u);
+  EXPECT_GT(pieces, 10u) << "a 1 MB scrape is not held in one piece";
+  EXPECT_EQ(all, viaTextSerializer(SnapshotExporter::families(snap, {}, snap.time + 1, 7)));
+  size_t calls = 0;
+  EXPECT_FALSE(SnapshotExporter::writeText(snap, {}, 0, 1, [&](std::string_view) { return ++calls < 2; }));
+  EXPECT_EQ(calls, 2u) << "no more pieces after the sink said stop";
+}
+
 // A cgroup that vanished between two ticks is not in the next scrape (temp tree).
 TEST(SnapshotExporterTest, VanishedTargetDisappearsFromTheNextScrape) {
   testing::HybridTree h;
