@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,9 +22,18 @@
 
 namespace cgwarden::testing {
 
-// A fresh directory for this test process's files: /tmp/cgwarden-launch-test-<pid>.
+// A fresh directory for this test process's files: /tmp/cgwarden-launch-test-<pid>,
+// removed when the test process exits.
 inline std::string launchTempDir() {
-  std::string dir = "/tmp/cgwarden-launch-test-" + std::to_string(::getpid());
+  static const std::string dir = [] {
+    std::string d = "/tmp/cgwarden-launch-test-" + std::to_string(::getpid());
+    ::mkdir(d.c_str(), 0755);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all("/tmp/cgwarden-launch-test-" + std::to_string(::getpid()), ec);
+    });
+    return d;
+  }();
   ::mkdir(dir.c_str(), 0755);
   return dir;
 }
