@@ -281,7 +281,7 @@ Result<AdoptionEvent> Adopter::adopt(pid_t pid, const std::string& workload, con
   }
   Cgroup& cgroup = *it->second.cgroup;
 
-  auto moved = moveTree(pid, cgroup, mo);
+  auto moved = moveTree(*check, cgroup, mo);
   auto undoCreate = [&] {
     if (created) {
       (void)cgroup.remove(std::chrono::seconds(1));

@@ -318,13 +318,17 @@ Result<ProcessInfo> checkAdoptable(pid_t pid, const MoveOptions& o, const std::s
   return info;
 }
 
+Result<MoveResult> moveTree(const ProcessInfo& checked, Cgroup& target, const MoveOptions& options) {
+  TreeMove move(checked.pid, checked.startTimeTicks, target, options);
+  auto result = move.run();
+  if (!result) result.error().context("adopt pid " + std::to_string(checked.pid) + " into " + target.path());
+  return result;
+}
+
 Result<MoveResult> moveTree(pid_t pid, Cgroup& target, const MoveOptions& options) {
   auto info = checkAdoptable(pid, options, target.path());
   if (!info) return info.error();
-  TreeMove move(info->pid, info->startTimeTicks, target, options);
-  auto result = move.run();
-  if (!result) result.error().context("adopt pid " + std::to_string(pid) + " into " + target.path());
-  return result;
+  return moveTree(*info, target, options);
 }
 
 Result<std::string> managedWorkloadOf(pid_t pid, const std::string& managedRoot, const std::string& procRoot) {

@@ -90,6 +90,9 @@ Result<collectors::ProcessInfo> checkAdoptable(pid_t pid, const MoveOptions& opt
 // Errors: the refusals of checkAdoptable, or the target's cgroup.procs being unreadable.
 // Per-member outcomes, including partial failure, are in the MoveResult.
 Result<MoveResult> moveTree(pid_t pid, Cgroup& target, const MoveOptions& options = {});
+// The same for a process checkAdoptable has just accepted (saves reading it twice on the
+// latency-critical path).
+Result<MoveResult> moveTree(const collectors::ProcessInfo& checked, Cgroup& target, const MoveOptions& options);
 
 // The managed workload whose cgroup holds `pid` per /proc/<pid>/cgroup: the first path
 // segment below "/<managedRoot>/" in any hierarchy; "" when none. "<managedRoot>/x/y" gives "x".

@@ -288,7 +288,9 @@ TEST_F(AdopterTest, BadRulesAreAllReported) {
   config::AdoptRule b = commRule("dup", "y", "w");
   config::AdoptRule c = commRule("badre", "z", "w");
   c.cmdline = "(";
-  auto r = agent::Adopter::create(*manager_, {.rules = {a, b, c}});
+  agent::AdopterOptions o;
+  o.rules = {a, b, c};
+  auto r = agent::Adopter::create(*manager_, o);
   ASSERT_FALSE(r.ok());
   std::string msg = r.error().message();
   EXPECT_NE(msg.find("adopt rule \"dup\": the name is used by an earlier rule"), std::string::npos) << msg;
