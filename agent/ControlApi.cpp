@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 
 #include "Version.h"
@@ -142,11 +143,29 @@ struct ControlApi::State {
       : supervisor(s), layout(std::move(l)), options(std::move(o)) {}
 
   // --- plumbing ---------------------------------------------------------------------
+  // One line per call: control characters and non-ASCII bytes from the request are escaped
+  // (\x0a), so a crafted path cannot forge or split audit lines.
+  static std::string printable(std::string_view s, size_t max = 256) {
+    std::string out;
+    for (char c : s.substr(0, max)) {
+      auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x7f || c == '\\') {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", u);
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+    if (s.size() > max) out += "...";
+    return out;
+  }
+
   void audit(const HttpRequest& req, const std::string& workload, int status, const std::string& result) const {
-    std::string line = "audit: " + req.method + " " + req.path;
-    if (!workload.empty()) line += " workload=" + workload;
+    std::string line = "audit: " + printable(req.method, 16) + " " + printable(req.path);
+    if (!workload.empty()) line += " workload=" + printable(workload);
     line += " status=" + std::to_string(status) + " remote=" + req.remoteAddress;
-    if (!result.empty()) line += " (" + result + ")";
+    if (!result.empty()) line += " (" + printable(result, 512) + ")";
     if (status >= 400) {
       spdlog::warn("{}", line);
     } else {
@@ -173,6 +192,10 @@ struct ControlApi::State {
       return fail(415, type ? "Content-Type \"" + std::string(*type) + "\" is not supported; send application/json"
                             : "Content-Type is missing; send application/json");
     }
+    if (size_t depth = jsonNestingDepth(req.body); depth > options.maxJsonDepth) {
+      return fail(400, "JSON nested " + std::to_string(depth) + " levels deep; at most " +
+                           std::to_string(options.maxJsonDepth) + " are accepted");
+    }
     try {
       json parsed = json::parse(req.body);
       if (!parsed.is_object()) return fail(400, std::string("expected a JSON object, got ") + parsed.type_name());
@@ -182,10 +205,6 @@ struct ControlApi::State {
       if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
       json body = {{"error", "invalid JSON: " + what}, {"line", line}, {"column", column}};
       return reply(400, body);
-    }
-    if (size_t depth = jsonNestingDepth(req.body); depth > options.maxJsonDepth) {
-      return fail(400, "JSON nested " + std::to_string(depth) + " levels deep; at most " +
-                           std::to_string(options.maxJsonDepth) + " are accepted");
     }
     return std::nullopt;
   }
