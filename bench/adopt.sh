@@ -13,7 +13,8 @@
 # in every v1 controller cgwarden uses. Each exec reports from inside the program:
 #   first outside   its first instruction ran outside the target (/proc/self/cgroup)
 #   latency         first instruction -> it sees itself inside (polled every ~20 us)
-#   left behind     a child it forked at once, before being moved, still outside 20 ms later
+#   left behind     a child it forked at once, before being moved, still outside 20 ms after
+#                   the program saw itself inside
 #   child outside   a child forked after it was inside, outside at its first instruction
 # For cgwarden also "exec event -> moved" (the kernel's event timestamp to the end of the
 # write that moved the process: cgwarden_adoption_latency_seconds).

@@ -14,7 +14,7 @@
 //
 // Prints raw lines for bench/adopt.sh to aggregate (times in ms):
 //   P <inside at first instruction 0|1> <first instruction -> seen inside, -1: never in 2 s>
-//     <child forked at start inside 20 ms later 0|1> <child forked once inside, inside 0|1>
+//     <child forked at start inside 20 ms after the parent 0|1> <child forked once inside, inside 0|1>
 //   E <exec event -> moved>            (cgwarden mode: AdoptionEvent::latency)
 #include <fcntl.h>
 #include <signal.h>

@@ -6,8 +6,9 @@
  * Its FIRST act is to read /proc/self/cgroup and note whether it already runs inside TARGET
  * (e.g. "/cgwarden-bench-123/target") in at least HIERARCHIES v1 hierarchies (lines other
  * than the cgroup2 "0::" one; HIERARCHIES 0, on v2: in the "0::" line). Then:
- *   - it forks child B at once; B sleeps 20 ms and reports whether it is inside (a child
- *     forked before its parent was moved: the cgrulesengd race);
+ *   - it forks child B at once; B waits until the parent sees itself inside, 20 ms more, and
+ *     reports whether it is inside (a child forked before its parent was moved: the
+ *     cgrulesengd race);
  *   - it polls its own cgroup until inside (at most 2 s): t1 - t0 is the probe-side
  *     "first instruction -> adopted" latency;
  *   - it forks child A, whose first act is the same check (a child of an adopted parent).
@@ -66,11 +67,17 @@ int main(int argc, char** argv) {
   want = atoi(argv[2]);
   int first = inside();
 
+  int gate[2];
+  if (pipe(gate) != 0) return 3;
   pid_t b = fork();
   if (b == 0) {
+    char c;
+    close(gate[1]);
+    (void)!read(gate[0], &c, 1); /* the parent is inside (or gave up) */
     usleep(20000);
     _exit(inside());
   }
+  close(gate[0]);
   long long t1 = -1;
   long long limit = t0 + 2000000000LL;
   int in = first;
@@ -80,6 +87,7 @@ int main(int argc, char** argv) {
     in = inside();
   }
   if (in) t1 = nowNs();
+  close(gate[1]);
   pid_t a = fork();
   if (a == 0) _exit(inside());
   int aIn = childInside(a);
