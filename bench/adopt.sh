@@ -125,8 +125,28 @@ print("| candidate | execs | adopted | p50 | p90 | p99 | max | exec event -> mov
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows: print(r)
 print()
-print("p50..max: the probe's first instruction -> it sees itself inside the target in every hierarchy (polled every ~20 us).")
-print(goal)
+print("p50..max: the probe's first instruction -> it sees itself inside the target in every v1 hierarchy (polled every ~20 us).")
+print("\n" + goal + "\n")
+print("""Both tools are bimodal, and for the same kernel reason: moving another process (writing its pid to
+`cgroup.procs` or `tasks`) takes the global `cgroup_threadgroup_rwsem` for writing, and the first
+writer after a quiet spell waits for an RCU grace period (rcu_sync): 6-8 ms measured on this machine
+at moderate load, 10-20 ms under this run's load. A move within about one grace period of the
+previous one costs ~0.15 ms for all nine hierarchies. So p50 is the warm path and p90/p99 the grace
+period; neither tool meets a 10 ms p99 here. The lever is the host's cgroup mount option
+`favordynmods` (kernel >= 6.0), which keeps that lock in its slow mode and makes every fork and exit
+slightly dearer: a host decision, not measured here (it would change every process on this shared host).
+cgwarden's own work per exec (read stat/status/cgroup, check, 9 writes) is ~0.3-0.5 ms warm; its
+probe-side p50 is ~2 ms above its event p50 because, after moving the process, the mover walks the
+tree and confirms with a /proc PPid scan (~1.5 ms of CPU on this 2-core machine at load ~10, which
+delays the probe's own polling); cgrulesengd moves the matched process only.
+
+An exec-driven adopter cannot stop the program's first instructions running outside (the event comes
+after exec): only launching through cgwarden gives 0 there. Children forked after the adoption are
+inside for both. Children forked before the move were caught by both in this run: cgwarden by the
+mover's repeated tree walk, libcgroup 2.0.2's cgrulesengd by moving a child whose fork event is older
+than its parent's move. cgrulesengd does not notice netlink overruns (its recvfrom result is compared
+with ENOBUFS instead of checking errno), so dropped events are never made up by a rescan; cgwarden
+counts them and rescans /proc.""")
 EOF
 section="$(python3 "$WORK/table.py" "$WORK" "$LOAD" "$EXECS" "$(uname -r)" "$(nproc)" "${CANDIDATES[@]}")"
 
