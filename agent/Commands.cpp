@@ -21,6 +21,18 @@ const std::vector<Command>& commands() {
       {"stress", "generate CPU, memory, fork or idle load (demo and test workloads)", commandStress},
       {"info", "show the cgroup mode, mounts and controllers of this host", commandInfo},
       {"check", "validate config files and list every error (file:line:col: key: message)", commandCheck},
+      {"ps", "list the running agent's workloads (state, pid, CPU, memory, restarts)", commandPs},
+      {"top", "live view of the workloads' CPU, memory, IO and pids, refreshed every second", commandTop},
+      {"launch", "start an ad-hoc workload in the running agent: launch NAME [limits] -- CMD", commandLaunch},
+      {"stop", "stop workloads (stop signal, SIGKILL after the grace period)", commandStop},
+      {"restart", "restart workloads", commandRestart},
+      {"rm", "stop workloads and forget them", commandRm},
+      {"freeze", "freeze every process of workloads", commandFreeze},
+      {"thaw", "resume frozen workloads", commandThaw},
+      {"set", "change a running workload's limits: set NAME --memory 128Mi --cpus 1", commandSet},
+      {"adopt", "move a running process tree into a new workload: adopt PID --name NAME", commandAdopt},
+      {"events", "the policer's recent decisions; --follow for new ones", commandEvents},
+      {"reload", "make the running agent re-read its config file", commandReload},
   };
   return kCommands;
 }

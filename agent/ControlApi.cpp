@@ -42,6 +42,7 @@ HttpResponse fail(int status, const std::string& message, const std::string& fie
 
 json issueJson(const config::ConfigIssue& issue) {
   json j = {{"field", issue.keyPath}, {"message", issue.message}};
+  if (!issue.where.file.empty() && issue.where.file != kBodyName) j["file"] = issue.where.file;
   if (issue.where.line > 0) {
     j["line"] = issue.where.line;
     j["column"] = issue.where.column;
