@@ -104,6 +104,7 @@ void Policer::loop() {
     if (options_.snapshotSource) earliest(nextSource);
     const bool fastPoll = options_.kernelEvents && !watches_.fastPollTargets().empty();
     if (fastPoll) earliest(nextFastPoll);
+    for (const auto& f : followUps_) earliest(f.due);
     int timeoutMs = -1;
     if (deadline) {
       auto left = duration_cast<milliseconds>(*deadline - now + microseconds(999)).count();
@@ -159,9 +160,21 @@ void Policer::loop() {
     if (options_.kernelEvents && n > 0) {
       std::set<std::string> seen;
       for (const auto& f : watches_.collect(fds, 1)) {
-        if (seen.insert(f.targetId).second) evaluateFresh(f.targetId, f.trigger, wokeAt);
+        if (!seen.insert(f.targetId).second) continue;
+        evaluateFresh(f.targetId, f.trigger, wokeAt);
+        if (f.trigger == PolicyTrigger::Oom || f.trigger == PolicyTrigger::MemoryEvents)
+          followUps_.push_back({wokeAt + milliseconds(50), f.targetId, f.trigger});
       }
       watchCount_ = watches_.size();
+    }
+    for (auto it = followUps_.begin(); it != followUps_.end();) {
+      if (it->due > wokeAt) {
+        ++it;
+        continue;
+      }
+      FollowUp f = *it;
+      it = followUps_.erase(it);
+      evaluateFresh(f.targetId, f.trigger, f.due);
     }
     if (fastPoll && wokeAt >= nextFastPoll) {
       nextFastPoll = wokeAt + options_.fastPollInterval;

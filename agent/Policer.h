@@ -16,7 +16,8 @@
 // kernel watches of PolicyWatches.h. A snapshot (publish(), or snapshotSource seen to change)
 // is evaluated whole (trigger "tick") and the watches reconciled to it; a kernel watch that
 // fires re-reads just that target's memory, pids and pressure files (collectors/TargetProbe.h)
-// and evaluates its rules at once. Follow-up timers (thaw, restore) and `for:` rechecks run
+// and evaluates its rules at once (after an OOM notification, once more 50 ms later, when
+// the kernel has counted the kill). Follow-up timers (thaw, restore) and `for:` rechecks run
 // on the same thread.
 
 #include <atomic>
@@ -94,6 +95,15 @@ class Policer {
   std::shared_ptr<const collectors::Snapshot> pendingSnapshot_;
   std::optional<std::vector<config::PolicyRule>> pendingRules_;
   std::shared_ptr<const collectors::Snapshot> lastSourced_;
+
+  // A second look shortly after an OOM notification: the kernel signals it before the
+  // victim is killed, so oom_kill has not counted it yet at the first look.
+  struct FollowUp {
+    SteadyClock::time_point due;
+    std::string targetId;
+    PolicyTrigger trigger;
+  };
+  std::vector<FollowUp> followUps_;
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};
