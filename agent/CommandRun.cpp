@@ -7,6 +7,7 @@
 #include "agent/Agent.h"
 #include "agent/Commands.h"
 #include "agent/Logging.h"
+#include "agent/ServingComponent.h"
 #include "collectors/FileIo.h"
 #include "collectors/TextParse.h"
 #include "config/Loader.h"
@@ -90,9 +91,8 @@ int commandRun(const std::vector<std::string>& args) {
   }
 
   Agent agent(std::move(*loaded.value), options);
-  // INTEGRATION POINT: the metrics sampler and the HTTP server plug in here, e.g.
-  //   agent.addComponent(std::make_unique<SamplerComponent>(...));   // reads agent.supervisor().targetProvider()
-  //   agent.addComponent(std::make_unique<HttpComponent>(...));      // /metrics, /healthz, API on agent.config().agent.listen
+  auto serving = std::make_unique<ServingComponent>();
+  agent.addComponent(std::move(serving));
   if (auto st = agent.start(); !st) {
     spdlog::error("{}", st.error().message());
     agent.stop();
