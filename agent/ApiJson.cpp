@@ -134,13 +134,14 @@ json workloadSpecToJson(const config::WorkloadSpec& s) {
 
 std::string isoTime(double unixSeconds) {
   if (unixSeconds <= 0) return "";
-  auto secs = static_cast<time_t>(std::floor(unixSeconds));
-  int millis = static_cast<int>(std::floor((unixSeconds - static_cast<double>(secs)) * 1000.0));
+  long long totalMs = std::llround(unixSeconds * 1000.0);
+  auto secs = static_cast<time_t>(totalMs / 1000);
+  int millis = static_cast<int>(totalMs % 1000);
   struct tm tm {};
   ::gmtime_r(&secs, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, std::min(millis, 999));
+                tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   return buf;
 }
 

@@ -118,8 +118,8 @@ Result<ApiToken> loadOrCreateApiToken(const std::string& path) {
     if (auto made = makeParents(path); !made) return made.error();
     auto fresh = generateApiToken();
     if (!fresh) return fresh.error();
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    ::unlink(tmp.c_str());
+    std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(::gettid());
+    ::unlink(tmp.c_str());  // a leftover of a crashed process that had our pid and tid
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return Error::fromErrno("create", tmp, errno);
     UniqueFd guard(fd);
