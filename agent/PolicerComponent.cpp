@@ -1,0 +1,50 @@
+#include "agent/PolicerComponent.h"
+
+#include "agent/Agent.h"
+
+namespace cgwarden::agent {
+
+PolicerComponent::PolicerComponent(PolicerHooks hooks) : hooks_(std::move(hooks)), events_(hooks_.eventCapacity) {}
+
+PolicerComponent::~PolicerComponent() { stop(); }
+
+Status PolicerComponent::start(Agent& agent) {
+  if (!hooks_.snapshots) return Error::invalid("start", "policer", "no snapshot source wired");
+  if (hooks_.registry) {
+    if (prometheus::Registry* r = hooks_.registry()) metrics_ = std::make_unique<PolicyMetrics>(*r);
+  }
+  target_ = std::make_unique<SupervisorActionTarget>(agent.supervisor(), agent.layout());
+  PolicerOptions options = hooks_.options;
+  options.snapshotSource = hooks_.snapshots;
+  policer_ = std::make_unique<Policer>(agent.config().policies, *target_, events_, metrics_.get(), options);
+  if (auto st = policer_->start(); !st) return st;
+  if (hooks_.server) {
+    server_ = hooks_.server();
+    if (server_) server_->addHandler("/events", events_.handler());
+  }
+  return {};
+}
+
+void PolicerComponent::stop() {
+  if (server_) {
+    server_->removeHandler("/events");
+    server_ = nullptr;
+  }
+  if (policer_) policer_->stop();
+}
+
+EventsFn PolicerComponent::eventsFn() {
+  return [this](const EventsQuery& q) {
+    EventsPage page;
+    for (const auto& e : events_.recent(PolicyEventLog::Query{q.limit, q.after, q.rule, q.workload}))
+      page.events.push_back(e.toJson());
+    page.lastSeq = events_.lastSeq();
+    return page;
+  };
+}
+
+void PolicerComponent::setRules(std::vector<config::PolicyRule> rules) {
+  if (policer_) policer_->setRules(std::move(rules));
+}
+
+}  // namespace cgwarden::agent
