@@ -5,8 +5,8 @@
 // HttpServer (components start in order and stop in reverse).
 //
 //   auto api = std::make_unique<ControlApiComponent>(ControlApiHooks{
-//       .server = [&] { return http->server(); },                 // the started HttpServer
-//       .snapshots = [&] { return metrics->latest(); },            // MetricsService::latest
+//       .server = [serving] { return &serving->server(); },        // the started HttpServer
+//       .snapshots = [serving] { return serving->metrics().latest(); },
 //   });
 //   ControlApiComponent* apiPtr = api.get();
 //   agent.addComponent(std::move(api));
@@ -27,12 +27,13 @@
 namespace cgwarden::agent {
 
 struct ControlApiHooks {
-  std::function<HttpServer*()> server;  // required; called at start()
-  SnapshotFn snapshots;
-  EventsFn events;
-  AdoptFn adopt;
-  ReloadFn reload;
-  std::string tokenFile;                // "" = <agent.state_dir>/api-token
+  // Every field has an initializer, so designated initializers may leave any out.
+  std::function<HttpServer*()> server{};  // required; called at start()
+  SnapshotFn snapshots{};
+  EventsFn events{};
+  AdoptFn adopt{};
+  ReloadFn reload{};
+  std::string tokenFile{};                // "" = <agent.state_dir>/api-token
 };
 
 class ControlApiComponent : public AgentComponent {
