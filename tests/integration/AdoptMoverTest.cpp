@@ -35,22 +35,23 @@ class AdoptMoverTest : public CgroupTest {
     o.managedRoot = manager_->root();
     return o;
   }
-  // Every live member of `root`'s tree is in `cg`; fails naming the first that is not.
-  // A child caught inside fork(), between becoming visible in /proc and cgroup_post_fork(),
-  // shows the root cgroup for a few microseconds (the kernel parks it on init_css_set):
-  // an outsider is looked at again for up to 1 s (a preempted parent can hold it there)
-  // before it counts as left behind. The source-cgroup checks below have no such window.
+  // `p` is in `cg`. A child caught inside fork(), between becoming visible in /proc and
+  // cgroup_post_fork(), shows the root cgroup for a moment (the kernel parks it on
+  // init_css_set), and so does a zombie on v1: an outsider is looked at again for up to 1 s
+  // (a preempted parent can hold it there), and one that exited meanwhile is not counted.
+  // The source-cgroup checks below have no such window.
+  void expectInside(pid_t p, const agent::Cgroup& cg, const std::string& when) {
+    std::string why;
+    bool inside = false;
+    for (int i = 0; i < 1000 && !(inside = inCgroup(p, cg, layout_, &why)); ++i) std::this_thread::sleep_for(1ms);
+    auto st = collectors::readProcStat(p);
+    if (!st || st->state == 'Z' || st->state == 'X') return;
+    EXPECT_TRUE(inside) << when << ": pid " << p << " is outside, in " << why << " (ppid " << st->ppid << ", state "
+                        << st->state << ")";
+  }
+  // Every live member of `root`'s tree is in `cg`.
   void expectTreeInside(pid_t root, const agent::Cgroup& cg, const std::string& when) {
-    for (pid_t p : liveTree(root)) {
-      std::string why;
-      bool inside = false;
-      for (int i = 0; i < 1000 && !(inside = inCgroup(p, cg, layout_, &why)); ++i) std::this_thread::sleep_for(1ms);
-      auto st = collectors::readProcStat(p);
-      // Exited meanwhile: a zombie runs nothing, and v1 shows it in the root.
-      if (!st || st->state == 'Z' || st->state == 'X') continue;
-      EXPECT_TRUE(inside) << when << ": pid " << p << " of the tree is outside, in " << why << " (ppid "
-                          << (st ? st->ppid : 0) << ", state " << (st ? st->state : '?') << ")";
-    }
+    for (pid_t p : liveTree(root)) expectInside(p, cg, when);
   }
   std::vector<pid_t> started_;
 };
@@ -59,13 +60,14 @@ TEST_F(AdoptMoverTest, AdoptsAShellThatKeepsForkingAndItsLimitsApply) {
   // bash retries a failed fork (dash gives up and exits), so the shell outlives the limit.
   std::string shell = pathExists("/bin/bash") ? "/bin/bash" : "/bin/sh";
   // It starts in a cgroup of its own, so "left behind" is visible as a non-empty source.
+  // Its children live 100 ms: longer than the grace period the first move may wait for.
   auto src = manager_->create("src");
   ASSERT_TRUE(src.ok()) << src.error().message();
   pid_t sh = forkInto(**src, [&shell] {
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 1);
     ::dup2(null, 2);
-    ::execl(shell.c_str(), "sh", "-c", "while :; do sleep 0.01 & done", static_cast<char*>(nullptr));
+    ::execl(shell.c_str(), "sh", "-c", "while :; do sleep 0.1 & done", static_cast<char*>(nullptr));
     return 127;
   });
   ASSERT_GT(sh, 0);
@@ -86,10 +88,7 @@ TEST_F(AdoptMoverTest, AdoptsAShellThatKeepsForkingAndItsLimitsApply) {
   EXPECT_EQ(r->moved.front(), sh) << "the parent goes first";
   EXPECT_GE(r->moved.size(), 2u) << "children forked before the move were moved too";
   ASSERT_FALSE(r->members.empty());
-  for (pid_t p : r->members) {
-    std::string why;
-    EXPECT_TRUE(inCgroup(p, **cg, layout_, &why)) << "reported member " << p << " is in " << why;
-  }
+  for (pid_t p : r->members) expectInside(p, **cg, "reported member");
   expectTreeInside(sh, **cg, "right after the move");
 
   // The adopted tree is under the cgroup's limits: with pids.max = 4, forks are refused

@@ -52,10 +52,11 @@ class AdopterTest : public CgroupTest {
     return r;
   }
 
-  void startAdopter(std::vector<config::AdoptRule> rules) {
+  void startAdopter(std::vector<config::AdoptRule> rules, bool netlink = true) {
     agent::AdopterOptions o;
     o.rules = std::move(rules);
-    o.rescanInterval = 60s;  // adoption comes from events, not the timer
+    o.useNetlink = netlink;
+    o.rescanInterval = netlink ? 60s : 100ms;  // with events, adoption must not come from the timer
     o.emptyCheckInterval = 100ms;
     auto a = agent::Adopter::create(*manager_, std::move(o));
     ASSERT_TRUE(a.ok()) << a.error().message();
@@ -71,7 +72,7 @@ class AdopterTest : public CgroupTest {
       cv_.notify_all();
     });
     ASSERT_TRUE(adopter_->start().ok());
-    ASSERT_TRUE(adopter_->stats().netlinkActive) << "the proc connector did not open";
+    ASSERT_EQ(adopter_->stats().netlinkActive, netlink) << "the proc connector did not open";
   }
 
   // Waits for the adoption of `pid` (as the matched process).
@@ -226,6 +227,26 @@ TEST_F(AdopterTest, UidChangeOfARunningProcessTriggersAdoption) {
   ASSERT_TRUE(cg.ok());
   std::string why;
   EXPECT_TRUE(inCgroup(child, **cg, layout_, &why)) << why;
+}
+
+TEST_F(AdopterTest, WithoutEventsTheRescanTimerAdopts) {
+  std::string comm = "cgwt" + tag_;
+  std::string bin = copy("/bin/sleep", comm);
+  startAdopter({commRule("test-timer", comm, "timer-%p")}, /*netlink=*/false);
+  pid_t p = spawn(bin, {comm, "30"});
+  started_.push_back(p);
+  auto ev = waitAdopted(p, 5s);
+  ASSERT_TRUE(ev) << "the periodic scan did not adopt pid " << p;
+  EXPECT_EQ(ev->trigger, AdoptionEvent::Trigger::Scan);
+  EXPECT_EQ(ev->workload, "timer-" + std::to_string(p));
+  EXPECT_GE(adopter_->stats().scans, 2u);
+  auto cg = manager_->open(ev->workload);
+  ASSERT_TRUE(cg.ok());
+  EXPECT_TRUE(inCgroup(p, **cg, layout_));
+  // A per-match workload goes away with its process.
+  killAndReap(started_);
+  started_.clear();
+  EXPECT_TRUE(waitRemoved(ev->workload));
 }
 
 TEST_F(AdopterTest, AdoptByPidAppliesLimitsAndRefusesClearly) {
