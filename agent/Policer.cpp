@@ -152,7 +152,9 @@ void Policer::loop() {
       engine_->evaluateSnapshot(snapshot, PolicyTrigger::Tick, wokeAt);
       ++passes_;
       if (options_.kernelEvents) {
-        watches_.reconcile(desiredWatches(engine_->rules(), *snapshot));
+        auto desired = desiredWatches(engine_->rules(), *snapshot);
+        watches_.reconcile(desired);
+        spdlog::debug("policer: snapshot with {} targets, {} watches", snapshot->targets.size(), watches_.size());
         watchCount_ = watches_.size();
       }
     }
@@ -160,10 +162,14 @@ void Policer::loop() {
     if (options_.kernelEvents && n > 0) {
       std::set<std::string> seen;
       for (const auto& f : watches_.collect(fds, 1)) {
+        spdlog::debug("policer: {} woke by {}", f.targetId, policyTriggerName(f.trigger));
         if (!seen.insert(f.targetId).second) continue;
         evaluateFresh(f.targetId, f.trigger, wokeAt);
-        if (f.trigger == PolicyTrigger::Oom || f.trigger == PolicyTrigger::MemoryEvents)
-          followUps_.push_back({wokeAt + milliseconds(50), f.targetId, f.trigger});
+        if (f.trigger == PolicyTrigger::Oom || f.trigger == PolicyTrigger::MemoryEvents ||
+            f.trigger == PolicyTrigger::Threshold) {
+          for (auto delay : {milliseconds(10), milliseconds(50), milliseconds(200)})
+            followUps_.push_back({wokeAt + delay, f.targetId, f.trigger});
+        }
       }
       watchCount_ = watches_.size();
     }

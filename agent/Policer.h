@@ -16,8 +16,8 @@
 // kernel watches of PolicyWatches.h. A snapshot (publish(), or snapshotSource seen to change)
 // is evaluated whole (trigger "tick") and the watches reconciled to it; a kernel watch that
 // fires re-reads just that target's memory, pids and pressure files (collectors/TargetProbe.h)
-// and evaluates its rules at once (after an OOM notification, once more 50 ms later, when
-// the kernel has counted the kill). Follow-up timers (thaw, restore) and `for:` rechecks run
+// and evaluates its rules at once (after a memory notification, again 10, 50 and 200 ms
+// later: see followUps_). Follow-up timers (thaw, restore) and `for:` rechecks run
 // on the same thread.
 
 #include <atomic>
@@ -96,8 +96,11 @@ class Policer {
   std::optional<std::vector<config::PolicyRule>> pendingRules_;
   std::shared_ptr<const collectors::Snapshot> lastSourced_;
 
-  // A second look shortly after an OOM notification: the kernel signals it before the
-  // victim is killed, so oom_kill has not counted it yet at the first look.
+  // More looks 10, 50 and 200 ms after a memory notification: an OOM is signalled before
+  // the victim is killed (oom_kill not counted yet at the first look), and a v1 usage
+  // threshold is crossed counting the per-CPU charge stock, which can be drained back below
+  // the threshold right after; the kernel checks thresholds only every 128 page events, so
+  // a second crossing may never be signalled.
   struct FollowUp {
     SteadyClock::time_point due;
     std::string targetId;

@@ -84,8 +84,18 @@ void watchesForLeaf(const config::PolicyCondition& leaf, const collectors::Targe
         if (!s.hasSpec || !s.spec.hasMemory || s.spec.memoryLimit == kUnlimited) return;
         bytes = leaf.threshold * static_cast<double>(s.spec.memoryLimit);
       }
-      add(out, WatchSpec{WatchSpec::Kind::V1Threshold, t.id, *v1Memory, "memory.usage_in_bytes",
-                         static_cast<uint64_t>(std::llround(bytes)), ""});
+      // The kernel signals when usage reaches the registered value (usage >= value going up,
+      // usage < value going down); a strict '>' (or a '<=') needs one byte more, else a usage
+      // of exactly the threshold wakes the policer, does not satisfy the leaf, and no second
+      // crossing follows.
+      uint64_t value = static_cast<uint64_t>(std::ceil(bytes));
+      if (leaf.op == config::CompareOp::Greater || leaf.op == config::CompareOp::LessEqual) {
+        value = static_cast<uint64_t>(std::floor(bytes)) + 1;
+      }
+      add(out, WatchSpec{WatchSpec::Kind::V1Threshold, t.id, *v1Memory, "memory.usage_in_bytes", value, ""});
+      // The threshold is on usage; the working set (usage - inactive_file) may cross later,
+      // with no second notification: poll those targets as on v2.
+      if (leaf.metric == PolicyMetric::MemoryWorkingSet) add(out, WatchSpec{WatchSpec::Kind::FastPoll, t.id, "", "", 0, ""});
       return;
     }
     case PolicyMetric::OomKills:

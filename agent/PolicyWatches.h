@@ -5,14 +5,16 @@
 //   V1Threshold   v1: eventfd registered in <memory dir>/cgroup.event_control with
 //                 memory.usage_in_bytes and a byte value ("<efd> <fd> <bytes>"): signalled
 //                 when usage crosses it (either way). The value is the leaf's threshold
-//                 (a fraction: of the current memory limit; re-registered when it changes).
+//                 (a fraction: of the current memory limit; re-registered when it changes),
+//                 plus one byte for a strict '>'. Working-set leaves also get a FastPoll
+//                 (the working set can cross after usage did, with no second notification).
 //   V1Oom         v1: eventfd registered with memory.oom_control ("<efd> <fd>"): an OOM.
 //   MemoryEvents  v2: inotify IN_MODIFY on memory.events (high/max/oom/oom_kill changed).
 //   Psi           v2 and the hybrid twin (SampleTarget::dirs[""]): a PSI trigger, the pressure
 //                 file opened O_RDWR|O_NONBLOCK with "some|full <stall µs> <window µs>"
 //                 written, polled for POLLPRI.
-//   FastPoll      v2 memory rules: v2 has no usage threshold notification, so the target's
-//                 memory is re-read every PolicerOptions::fastPollInterval instead.
+//   FastPoll      v2 memory rules (v2 has no usage threshold notification) and v1 working-set
+//                 rules: the target's memory is re-read every PolicerOptions::fastPollInterval.
 // Observed cgroups get read-only watches only (inotify); cgwarden writes neither triggers
 // nor event_control registrations into a cgroup it does not manage.
 //

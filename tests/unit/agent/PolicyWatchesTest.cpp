@@ -33,10 +33,15 @@ TEST(PolicyWatchesTest, V1MemoryThresholdAndOomEventfds) {
   auto specs = agent::desiredWatches(rules, *snap);
   EXPECT_THAT(keys(specs),
               ElementsAre("oom|/cgwarden/web|/sys/fs/cgroup/memory/cgwarden/web/memory.oom_control|0|",
-                          "threshold|/cgwarden/web|/sys/fs/cgroup/memory/cgwarden/web/memory.usage_in_bytes|33554432|",
-                          "threshold|/cgwarden/web|/sys/fs/cgroup/memory/cgwarden/web/memory.usage_in_bytes|53687091|"));
+                          "poll|/cgwarden/web|/|0|",
+                          "threshold|/cgwarden/web|/sys/fs/cgroup/memory/cgwarden/web/memory.usage_in_bytes|33554433|",
+                          "threshold|/cgwarden/web|/sys/fs/cgroup/memory/cgwarden/web/memory.usage_in_bytes|53687092|"));
   EXPECT_EQ(agent::triggerOf(specs[0].kind), agent::PolicyTrigger::Oom);
-  EXPECT_EQ(agent::triggerOf(specs[1].kind), agent::PolicyTrigger::Threshold);
+  EXPECT_EQ(agent::triggerOf(specs[1].kind), agent::PolicyTrigger::Poll);
+  EXPECT_EQ(agent::triggerOf(specs[2].kind), agent::PolicyTrigger::Threshold);
+  // >= registers the value itself; a strict > one byte more (usage == threshold does not satisfy it).
+  auto ge = rulesOf("  - {name: a, target: web, condition: \"memory.usage >= 32Mi\", actions: [log]}\n");
+  EXPECT_EQ(agent::desiredWatches(ge, *snap)[0].bytes, 32 * kMiB);
 }
 
 TEST(PolicyWatchesTest, FractionWithoutALimitAndObservedCgroupsGetNoWriteWatches) {
