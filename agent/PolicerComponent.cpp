@@ -4,8 +4,7 @@
 
 namespace cgwarden::agent {
 
-PolicerComponent::PolicerComponent(PolicerHooks hooks, PolicerOptions options, size_t eventCapacity)
-    : hooks_(std::move(hooks)), options_(std::move(options)), events_(eventCapacity) {}
+PolicerComponent::PolicerComponent(PolicerHooks hooks) : hooks_(std::move(hooks)), events_(hooks_.eventCapacity) {}
 
 PolicerComponent::~PolicerComponent() { stop(); }
 
@@ -15,7 +14,7 @@ Status PolicerComponent::start(Agent& agent) {
     if (prometheus::Registry* r = hooks_.registry()) metrics_ = std::make_unique<PolicyMetrics>(*r);
   }
   target_ = std::make_unique<SupervisorActionTarget>(agent.supervisor(), agent.layout());
-  PolicerOptions options = options_;
+  PolicerOptions options = hooks_.options;
   options.snapshotSource = hooks_.snapshots;
   policer_ = std::make_unique<Policer>(agent.config().policies, *target_, events_, metrics_.get(), options);
   if (auto st = policer_->start(); !st) return st;

@@ -6,7 +6,9 @@
 //       .server = [&] { return &servingPtr->server(); },             // /events registered here
 //       .registry = [&] { return &servingPtr->metrics().registry(); },  // cgwarden_policy_* families
 //       .snapshots = [&] { return servingPtr->metrics().latest(); },  // polled every 20 ms
-//   });                                             // optional 2nd/3rd args: PolicerOptions, ring size
+//       .options = {},                                           // PolicerOptions (snapshotSource is set)
+//       .eventCapacity = 1000,                                   // the /events ring
+//   });
 //   PolicerComponent* policePtr = police.get();
 //   agent.addComponent(std::move(police));
 //   ... ControlApiHooks{.events = policePtr->eventsFn(), ...}
@@ -36,12 +38,13 @@ struct PolicerHooks {
   std::function<HttpServer*()> server;                // optional: GET /events
   std::function<prometheus::Registry*()> registry;    // optional: cgwarden_policy_* counters
   SnapshotFn snapshots;                               // required: the sampler's latest snapshot
+  PolicerOptions options;                             // snapshotSource is set from `snapshots`
+  size_t eventCapacity = 1000;
 };
 
 class PolicerComponent final : public AgentComponent {
  public:
-  // `options.snapshotSource` is set from hooks.snapshots; `eventCapacity`: the /events ring.
-  explicit PolicerComponent(PolicerHooks hooks, PolicerOptions options = {}, size_t eventCapacity = 1000);
+  explicit PolicerComponent(PolicerHooks hooks);
   ~PolicerComponent() override;
   std::string name() const override { return "policer"; }
   Status start(Agent& agent) override;
@@ -56,7 +59,6 @@ class PolicerComponent final : public AgentComponent {
 
  private:
   PolicerHooks hooks_;
-  PolicerOptions options_;
   PolicyEventLog events_;
   std::unique_ptr<PolicyMetrics> metrics_;
   std::unique_ptr<SupervisorActionTarget> target_;

@@ -78,7 +78,9 @@ TEST_F(PolicerComponentTest, EventsAndCountersAreServed) {
       .server = [servingPtr] { return servingPtr->server.get(); },
       .registry = [servingPtr] { return &servingPtr->metrics->registry(); },
       .snapshots = [servingPtr] { return servingPtr->metrics->latest(); },
-  }, agent::PolicerOptions{}, 100);
+      .options = {},
+      .eventCapacity = 100,
+  });
   agent::PolicerComponent* policePtr = police.get();
   agent_->addComponent(std::move(police));
   ASSERT_TRUE(agent_->start().ok());
