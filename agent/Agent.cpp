@@ -81,7 +81,11 @@ int Agent::run() {
     while (::read(signalFd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       int sig = static_cast<int>(info.ssi_signo);
       if (sig == SIGHUP) {
-        spdlog::info("SIGHUP: reloading the config is not supported yet; restart the agent to apply changes");
+        if (onHangup_) {
+          onHangup_();
+        } else {
+          spdlog::info("SIGHUP: no reload handler installed; restart the agent to apply changes");
+        }
         continue;
       }
       spdlog::info("{} received: stopping", signalName(sig));

@@ -10,9 +10,10 @@
 // Signals: start() blocks SIGTERM, SIGINT and SIGHUP in the calling thread before any thread
 // exists, so every thread the agent (or a component) creates inherits the mask and run()
 // alone receives them through a signalfd. Call start() from the main thread before creating
-// threads of your own. SIGHUP is logged (config reload is a later feature).
+// threads of your own. SIGHUP calls the onHangup handler (config reload).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -44,6 +45,9 @@ class Agent {
   // Fails on cgroup set-up errors and component start failures.
   Status start();
 
+  // Called on run()'s thread for every SIGHUP (config reload). Before run().
+  void onHangup(std::function<void()> handler) { onHangup_ = std::move(handler); }
+
   // Blocks until SIGTERM or SIGINT arrives (returns that signal) or requestStop() is called
   // (returns 0).
   int run();
@@ -71,6 +75,7 @@ class Agent {
   UniqueFd signalFd_;
   UniqueFd stopFd_;     // eventfd written by requestStop()
   bool stopped_ = false;
+  std::function<void()> onHangup_;
 };
 
 }  // namespace cgwarden::agent

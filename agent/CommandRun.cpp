@@ -7,7 +7,13 @@
 #include "agent/Agent.h"
 #include "agent/Commands.h"
 #include "agent/Logging.h"
+#include "agent/ConfigReloader.h"
+#include "agent/ControlApiComponent.h"
+#include "agent/PolicerComponent.h"
 #include "agent/ServingComponent.h"
+#include "agent/SupervisorReloadTarget.h"
+
+#include <mutex>
 #include "collectors/FileIo.h"
 #include "collectors/TextParse.h"
 #include "config/Loader.h"
@@ -92,7 +98,44 @@ int commandRun(const std::vector<std::string>& args) {
 
   Agent agent(std::move(*loaded.value), options);
   auto serving = std::make_unique<ServingComponent>();
+  ServingComponent* servingPtr = serving.get();
   agent.addComponent(std::move(serving));
+
+  PolicerHooks policeHooks;
+  policeHooks.server = [servingPtr] { return &servingPtr->server(); };
+  policeHooks.registry = [servingPtr] { return &servingPtr->metrics().registry(); };
+  policeHooks.snapshots = [servingPtr] { return servingPtr->metrics().latest(); };
+  auto police = std::make_unique<PolicerComponent>(std::move(policeHooks));
+  PolicerComponent* policePtr = police.get();
+  agent.addComponent(std::move(police));
+
+  // Reload (SIGHUP and POST /api/v1/reload): the reloader is created once the supervisor exists.
+  std::unique_ptr<ConfigReloader> reloader;
+  std::mutex reloaderMutex;
+  auto reload = [&]() -> ReloadReport {
+    std::lock_guard lock(reloaderMutex);
+    if (!reloader) {
+      reloader = std::make_unique<ConfigReloader>(
+          agent.config(), std::make_unique<SupervisorReloadTarget>(agent.supervisor()),
+          [policePtr](std::vector<config::PolicyRule> rules) { policePtr->setRules(std::move(rules)); });
+    }
+    return reloader->reloadFile();
+  };
+  agent.onHangup([&reload] { (void)reload(); });
+
+  ControlApiHooks apiHooks;
+  apiHooks.server = [servingPtr] { return &servingPtr->server(); };
+  apiHooks.snapshots = [servingPtr] { return servingPtr->metrics().latest(); };
+  apiHooks.events = policePtr->eventsFn();
+  apiHooks.reload = [&reload]() -> Result<ReloadOutcome> {
+    ReloadReport report = reload();
+    ReloadOutcome out;
+    out.errors = report.errors;
+    out.changes = report.changes;
+    for (const auto& f : report.failures) out.changes.push_back("failed: " + f);
+    return out;
+  };
+  agent.addComponent(std::make_unique<ControlApiComponent>(std::move(apiHooks)));
   if (auto st = agent.start(); !st) {
     spdlog::error("{}", st.error().message());
     agent.stop();
