@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <prometheus/text_serializer.h>
 
+#include <malloc.h>
+
 #include <set>
 #include <sstream>
 
@@ -22,6 +24,12 @@ MetricsOptions MetricsOptions::fromAgentSpec(const config::AgentSpec& agent) {
 Result<std::unique_ptr<MetricsService>> MetricsService::create(collectors::CgroupLayout layout,
                                                                collectors::TargetProvider managed,
                                                                MetricsOptions options) {
+  return create(std::move(layout), collectors::shareTargets(std::move(managed)), std::move(options));
+}
+
+Result<std::unique_ptr<MetricsService>> MetricsService::create(collectors::CgroupLayout layout,
+                                                               collectors::SharedTargetProvider managed,
+                                                               MetricsOptions options) {
   for (const auto& pattern : options.observe) {
     if (auto st = collectors::ObservedCgroups::validatePattern(pattern); !st) return st.error();
   }
@@ -32,13 +40,14 @@ Result<std::unique_ptr<MetricsService>> MetricsService::create(collectors::Cgrou
     svc->observed_ = std::make_shared<collectors::ObservedCgroups>(layout, options.observe, options.observeRescan);
   }
   auto observed = svc->observed_;
-  collectors::TargetProvider provider = [managed = std::move(managed), observed]() {
-    std::vector<SampleTarget> targets = managed ? managed() : std::vector<SampleTarget>{};
+  collectors::SharedTargetProvider provider = [managed = std::move(managed), observed]() {
+    std::vector<std::shared_ptr<const SampleTarget>> targets;
+    if (managed) targets = managed();
     if (observed) {
-      std::set<std::string> ids;
-      for (const auto& t : targets) ids.insert(t.id);
+      std::set<std::string_view> ids;
+      for (const auto& t : targets) ids.insert(t->id);
       for (auto& t : observed->targets()) {
-        if (!ids.count(t.id)) targets.push_back(std::move(t));  // managed wins over observed
+        if (!ids.count(t->id)) targets.push_back(std::move(t));  // managed wins over observed
       }
     }
     return targets;
@@ -77,12 +86,19 @@ std::vector<prometheus::MetricFamily> MetricsService::otherFamilies() const {
 }
 
 bool MetricsService::writeMetrics(const BodyWriter& write) const {
-  if (!exporter_->writeText(write)) return false;
-  auto families = otherFamilies();
-  if (families.empty()) return true;
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
-  return write(out.view());
+  bool ok = exporter_->writeText(write);
+  if (ok) {
+    auto families = otherFamilies();
+    if (!families.empty()) {
+      std::ostringstream out;
+      prometheus::TextSerializer().Serialize(out, families);
+      ok = write(out.view());
+    }
+  }
+  // A scrape of thousands of cgroups churns megabytes of small allocations on whichever
+  // CivetWeb worker serves it, and glibc keeps them per thread arena: hand them back.
+  if (latest()->targets.size() >= kTrimAfterTargets) ::malloc_trim(0);
+  return ok;
 }
 
 std::string MetricsService::renderMetrics() const {

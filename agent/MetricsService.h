@@ -49,6 +49,10 @@ class MetricsService {
   // Checks the observe patterns; does not start anything.
   static Result<std::unique_ptr<MetricsService>> create(collectors::CgroupLayout layout,
                                                         collectors::TargetProvider managed, MetricsOptions options);
+  // The same with shared immutable targets (no per-tick copies; see SharedTargetProvider).
+  static Result<std::unique_ptr<MetricsService>> create(collectors::CgroupLayout layout,
+                                                        collectors::SharedTargetProvider managed,
+                                                        MetricsOptions options);
   ~MetricsService();
   MetricsService(const MetricsService&) = delete;
   MetricsService& operator=(const MetricsService&) = delete;
@@ -76,6 +80,7 @@ class MetricsService {
   const collectors::SnapshotExporter& exporter() const { return *exporter_; }
 
  private:
+  static constexpr size_t kTrimAfterTargets = 1000;
   MetricsService() = default;
   std::vector<prometheus::MetricFamily> otherFamilies() const;
 

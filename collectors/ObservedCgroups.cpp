@@ -144,11 +144,24 @@ std::vector<SampleTarget> ObservedCgroups::scan() const {
   return out;
 }
 
-std::vector<SampleTarget> ObservedCgroups::targets() {
+std::vector<std::shared_ptr<const SampleTarget>> ObservedCgroups::targets() {
   std::lock_guard<std::mutex> lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   if (!scanned_ || now - lastScan_ >= rescanInterval_) {
-    cached_ = scan();
+    std::vector<SampleTarget> fresh = scan();
+    // Keep the previous shared target where nothing changed (sorted by id, both).
+    std::vector<std::shared_ptr<const SampleTarget>> next;
+    next.reserve(fresh.size());
+    size_t j = 0;
+    for (auto& t : fresh) {
+      while (j < cached_.size() && cached_[j]->id < t.id) ++j;
+      if (j < cached_.size() && *cached_[j] == t) {
+        next.push_back(cached_[j]);
+      } else {
+        next.push_back(std::make_shared<const SampleTarget>(std::move(t)));
+      }
+    }
+    cached_ = std::move(next);
     lastScan_ = now;
     scanned_ = true;
   }

@@ -12,6 +12,7 @@
 // Scanning lists directories, so it runs every rescanInterval, not every tick.
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -33,9 +34,9 @@ class ObservedCgroups {
   // Pure: whether a relative cgroup path ("system.slice/cron.service") matches.
   static bool matches(std::string_view pattern, std::string_view path);
 
-  // The targets of the last scan, rescanning first when the interval has passed.
-  // Thread-safe.
-  std::vector<SampleTarget> targets();
+  // The targets of the last scan, rescanning first when the interval has passed. The
+  // same shared targets come back until a rescan finds a change. Thread-safe.
+  std::vector<std::shared_ptr<const SampleTarget>> targets();
   // Scans now, bypassing the cache. Sorted by id.
   std::vector<SampleTarget> scan() const;
 
@@ -44,7 +45,7 @@ class ObservedCgroups {
   std::vector<std::string> patterns_;
   std::chrono::milliseconds rescanInterval_;
   std::mutex mutex_;
-  std::vector<SampleTarget> cached_;
+  std::vector<std::shared_ptr<const SampleTarget>> cached_;
   std::chrono::steady_clock::time_point lastScan_{};
   bool scanned_ = false;
 };

@@ -190,7 +190,7 @@ struct TargetState {
 
 struct Sampler::Impl {
   CgroupLayout layout;
-  TargetProvider provider;
+  SharedTargetProvider provider;
   SamplerOptions options;
   uint64_t userHz = 100;
   size_t maxOpenFiles = 0;
@@ -203,7 +203,15 @@ struct Sampler::Impl {
   uint64_t errorsTotal = 0;
   uint64_t tickErrors = 0;
   size_t heldFds = 0;
+  // Directory fds only save path lookups for files read per tick; when the budget cannot
+  // hold every target's files and directories, the files get it (a held file is read with
+  // one pread, ~4x cheaper than open + read + close).
+  bool holdDirs = true;
   uint64_t nextStagger = 0;
+  // At most kLogsPerTick warnings per tick; the rest are counted and summarised.
+  static constexpr int kLogsPerTick = 10;
+  int logsThisTick = 0;
+  uint64_t suppressedLogs = 0;
   std::vector<char> buffer = std::vector<char>(64 * 1024);
   std::vector<IoDeviceUsage> ioScratch;
   DeviceNames deviceNames;
@@ -217,14 +225,14 @@ struct Sampler::Impl {
   bool stopping = false;
   bool runningFlag = false;
 
-  Impl(CgroupLayout l, TargetProvider p, SamplerOptions o)
+  Impl(CgroupLayout l, SharedTargetProvider p, SamplerOptions o)
       : layout(std::move(l)), provider(std::move(p)), options(std::move(o)), deviceNames(options.sysRoot) {
     userHz = options.userHz != 0 ? options.userHz : static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
     if (userHz == 0) userHz = 100;
     maxOpenFiles = options.maxOpenFiles;
     if (maxOpenFiles == SamplerOptions::kAutoOpenFiles) {
       rlimit rl{};
-      maxOpenFiles = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 4 : 256;
+      maxOpenFiles = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 2 : 512;
     }
     if (options.specRefreshTicks == 0) options.specRefreshTicks = 1;
     auto empty = std::make_shared<Snapshot>();
@@ -322,8 +330,11 @@ struct Sampler::Impl {
       if (slot < 0) {
         OpenDir od;
         od.path = *paths[d];
-        if (heldFds < maxOpenFiles) {
+        if (holdDirs && heldFds < maxOpenFiles) {
           int fd = ::open(od.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (fd < 0 && (errno == EMFILE || errno == ENFILE) && relieveDescriptorPressure()) {
+            fd = ::open(od.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          }
           if (fd < 0) {
             int err = errno;
             closeTarget(s);
@@ -375,10 +386,49 @@ struct Sampler::Impl {
     return true;
   }
 
+  bool mayLog() {
+    if (logsThisTick < kLogsPerTick) {
+      ++logsThisTick;
+      return true;
+    }
+    ++suppressedLogs;
+    return false;
+  }
+
   void reportError(TargetState& s, const Error& e) {
     ++tickErrors;
     (void)s;
-    spdlog::warn("sampler: {}", e.message());
+    if (mayLog()) spdlog::warn("sampler: {}", e.message());
+  }
+
+  // EMFILE/ENFILE: the descriptor budget was larger than what this process can really
+  // hold. Shrinks it to three quarters of what is held and closes held file descriptors
+  // down to that, so files are read with per-read opens from now on. True if it freed any.
+  bool relieveDescriptorPressure() {
+    size_t target = heldFds * 3 / 4;
+    if (heldFds == 0) return false;
+    spdlog::warn("sampler: out of file descriptors with {} held; holding at most {} from now on "
+                 "(raise LimitNOFILE / ulimit -n, or set the sampler's maxOpenFiles)",
+                 heldFds, target);
+    maxOpenFiles = target;
+    for (auto& [id, state] : states) {
+      for (auto& f : state->files) {
+        if (heldFds <= target) return true;
+        if (f.fd >= 0) {
+          ::close(f.fd);
+          f.fd = -1;
+          --heldFds;
+        }
+      }
+    }
+    return true;
+  }
+
+  // openIn, retried once after freeing descriptors when the process ran out of them.
+  int openRelieved(const OpenDir& d, const char* name) {
+    int fd = openIn(d, name);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && relieveDescriptorPressure()) fd = openIn(d, name);
+    return fd;
   }
 
   void fileError(TargetState& s, File f, Error e) {
@@ -390,7 +440,7 @@ struct Sampler::Impl {
       int idx = fs.nameIndex < 0 ? 0 : fs.nameIndex;
       e.path = joinPath(s.dirs[fs.slot].path, kFiles[f].names[idx]);
     }
-    spdlog::warn("sampler: {} (target {}; logged once until it clears)", e.message(), s.target->id);
+    if (mayLog()) spdlog::warn("sampler: {} (target {}; logged once until it clears)", e.message(), s.target->id);
   }
 
   // Reads file `f` of target `s` into the buffer.
@@ -408,11 +458,11 @@ struct Sampler::Impl {
     int fd = -1;
     int err = 0;
     if (fs.nameIndex >= 0) {
-      fd = openIn(dir, kFiles[f].names[fs.nameIndex]);
+      fd = openRelieved(dir, kFiles[f].names[fs.nameIndex]);
       err = errno;
     } else {
       for (int8_t i = 0; i < 3 && kFiles[f].names[i] != nullptr; ++i) {
-        fd = openIn(dir, kFiles[f].names[i]);
+        fd = openRelieved(dir, kFiles[f].names[i]);
         err = errno;
         if (fd >= 0) {
           fs.nameIndex = i;
@@ -467,7 +517,7 @@ struct Sampler::Impl {
     int fd = fs.fd;
     bool owned = false;
     if (fd < 0) {
-      fd = openIn(dir, "cgroup.procs");
+      fd = openRelieved(dir, "cgroup.procs");
       if (fd < 0) {
         int err = errno;
         if (goneErrno(err)) return Outcome::Gone;
@@ -519,7 +569,7 @@ struct Sampler::Impl {
   Outcome readOnce(TargetState& s, Dir d, const char* name, std::string_view& out) {
     int8_t slot = s.dirSlot[d];
     if (slot < 0) return Outcome::Absent;
-    int fd = openIn(s.dirs[slot], name);
+    int fd = openRelieved(s.dirs[slot], name);
     if (fd < 0) return goneErrno(errno) ? Outcome::Absent : Outcome::Failed;
     bool ok = readAll(fd, out);
     ::close(fd);
@@ -533,13 +583,15 @@ struct Sampler::Impl {
     Outcome o = readOnce(s, d, name, text);
     if (o == Outcome::Failed) {
       failed = true;
-      if (!s.specErrorLogged) spdlog::warn("sampler: read {}/{}: {}", s.dirs[s.dirSlot[d]].path, name, std::strerror(errno));
+      if (!s.specErrorLogged && mayLog()) {
+        spdlog::warn("sampler: read {}/{}: {}", s.dirs[s.dirSlot[d]].path, name, std::strerror(errno));
+      }
       return;
     }
     if (o != Outcome::Ok) return;
     if (Status st = parse(text); !st) {
       failed = true;
-      if (!s.specErrorLogged) {
+      if (!s.specErrorLogged && mayLog()) {
         Error e = st.error();
         e.path = joinPath(s.dirs[s.dirSlot[d]].path, name);
         spdlog::warn("sampler: {}", e.message());
@@ -919,10 +971,12 @@ struct Sampler::Impl {
     auto steadyStart = std::chrono::steady_clock::now();
     double cpuStart = threadCpuSeconds();
     tickErrors = 0;
+    logsThisTick = 0;
+    suppressedLogs = 0;
 
-    std::vector<SampleTarget> requested;
+    std::vector<std::shared_ptr<const SampleTarget>> requested;
     try {
-      requested = provider ? provider() : std::vector<SampleTarget>{};
+      if (provider) requested = provider();
     } catch (const std::exception& e) {
       ++tickErrors;
       spdlog::error("sampler: target provider failed: {}", e.what());
@@ -930,10 +984,11 @@ struct Sampler::Impl {
 
     for (auto& [id, state] : states) state->seen = false;
     for (auto& t : requested) {
-      auto it = states.find(t.id);
+      if (!t) continue;
+      auto it = states.find(t->id);
       if (it == states.end()) {
         auto state = std::make_unique<TargetState>();
-        state->target = std::make_shared<const SampleTarget>(std::move(t));
+        state->target = std::move(t);
         state->staggerSlot = nextStagger++;
         state->seen = true;
         states.emplace(state->target->id, std::move(state));
@@ -942,13 +997,14 @@ struct Sampler::Impl {
       TargetState& s = *it->second;
       if (s.seen) continue;  // a duplicate id: the first one wins
       s.seen = true;
-      if (!(*s.target == t)) {
-        bool dirsChanged = s.target->dirs != t.dirs;
-        bool limitsChanged = !(s.target->configuredLimits == t.configuredLimits);
-        s.target = std::make_shared<const SampleTarget>(std::move(t));
+      if (s.target == t) continue;  // the provider handed out the same immutable target
+      if (!(*s.target == *t)) {
+        bool dirsChanged = s.target->dirs != t->dirs;
+        bool limitsChanged = !(s.target->configuredLimits == t->configuredLimits);
         if (dirsChanged) closeTarget(s);
         if (limitsChanged) s.specDirty = true;
       }
+      s.target = std::move(t);
     }
     for (auto it = states.begin(); it != states.end();) {
       if (!it->second->seen) {
@@ -958,6 +1014,9 @@ struct Sampler::Impl {
         ++it;
       }
     }
+
+    constexpr size_t kDescriptorsPerTarget = size_t{kFileCount} + size_t{kDirCount};
+    holdDirs = states.size() * kDescriptorsPerTarget <= maxOpenFiles;
 
     std::shared_ptr<Snapshot> snap;
     if (spare && spare.use_count() == 1) {
@@ -988,6 +1047,7 @@ struct Sampler::Impl {
       }
     }
 
+    if (suppressedLogs > 0) spdlog::warn("sampler: {} more errors in this tick were not logged", suppressedLogs);
     ++ticks;
     errorsTotal += tickErrors;
     snap->deviceNames = deviceMap;
@@ -1020,8 +1080,22 @@ struct Sampler::Impl {
   }
 };
 
-Sampler::Sampler(CgroupLayout layout, TargetProvider provider, SamplerOptions options)
+Sampler::Sampler(CgroupLayout layout, SharedTargetProvider provider, SamplerOptions options)
     : impl_(std::make_unique<Impl>(std::move(layout), std::move(provider), std::move(options))) {}
+
+Sampler::Sampler(CgroupLayout layout, TargetProvider provider, SamplerOptions options)
+    : Sampler(std::move(layout), shareTargets(std::move(provider)), std::move(options)) {}
+
+SharedTargetProvider shareTargets(TargetProvider provider) {
+  return [provider = std::move(provider)]() {
+    std::vector<std::shared_ptr<const SampleTarget>> out;
+    if (!provider) return out;
+    std::vector<SampleTarget> targets = provider();
+    out.reserve(targets.size());
+    for (auto& t : targets) out.push_back(std::make_shared<const SampleTarget>(std::move(t)));
+    return out;
+  };
+}
 
 Sampler::~Sampler() { stop(); }
 

@@ -3,9 +3,11 @@
 // reads each one's accounting files and effective limits, and publishes an immutable
 // Snapshot (shared_ptr<const Snapshot>, swapped atomically: readers never block the loop).
 //
-// Reading: a directory fd per hierarchy of each target and an fd per accounting file are
-// held across ticks and re-read with pread(fd, buf, 0) into one reused buffer, as long as
-// the descriptor budget allows (maxOpenFiles); beyond it files are opened per read. The
+// Reading: an fd per accounting file is held across ticks and re-read with
+// pread(fd, buf, 0) into one reused buffer, as long as the descriptor budget allows
+// (maxOpenFiles, default half of RLIMIT_NOFILE); beyond it files are opened per read. A
+// directory fd per hierarchy (for openat) is held too when the budget fits every target's
+// files and directories; otherwise files come first and directories are opened by path. The
 // effective limits (container_spec_*) are re-read every specRefreshTicks ticks, and at
 // once when a target's configuredLimits change.
 //
@@ -17,8 +19,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collectors/CgroupLayout.h"
 #include "collectors/SampleTarget.h"
@@ -28,9 +32,9 @@ namespace cgwarden::collectors {
 
 struct SamplerOptions {
   std::chrono::milliseconds interval{1000};
-  uint32_t specRefreshTicks = 10;  // effective limits re-read every N ticks (and on change)
+  uint32_t specRefreshTicks = 30;  // effective limits re-read every N ticks (and on change)
   static constexpr size_t kAutoOpenFiles = SIZE_MAX;
-  size_t maxOpenFiles = kAutoOpenFiles;  // descriptors held across ticks (0 = none); auto = RLIMIT_NOFILE / 4
+  size_t maxOpenFiles = kAutoOpenFiles;  // descriptors held across ticks (0 = none); auto = RLIMIT_NOFILE / 2
   std::string sysRoot = "/sys";    // for /sys/dev/block/MAJ:MIN/uevent
   uint64_t userHz = 0;             // cpuacct.stat tick rate; 0 = sysconf(_SC_CLK_TCK)
   // Managed targets: when the cgroup is recreated under the same id (reopened after it
@@ -39,8 +43,16 @@ struct SamplerOptions {
   bool counterContinuity = true;
 };
 
+// Like TargetProvider, but hands out immutable shared targets: a target returned again
+// as the same pointer costs nothing to check (no copy, no comparison), which matters at
+// thousands of targets (ObservedCgroups caches its targets this way).
+using SharedTargetProvider = std::function<std::vector<std::shared_ptr<const SampleTarget>>()>;
+// Adapts a TargetProvider (each target copied into a shared_ptr every tick).
+SharedTargetProvider shareTargets(TargetProvider provider);
+
 class Sampler {
  public:
+  Sampler(CgroupLayout layout, SharedTargetProvider provider, SamplerOptions options = {});
   Sampler(CgroupLayout layout, TargetProvider provider, SamplerOptions options = {});
   ~Sampler();  // stops the loop
   Sampler(const Sampler&) = delete;

@@ -192,11 +192,10 @@ class TextOut : public Out {
       }
     }
     buf_ += '\n';
+    // Pieces go out in order, so a family's lines stay together across flushes.
+    if (buf_.size() >= kFlushBytes) flush();
   }
-  bool end() override {
-    if (buf_.size() >= kFlushBytes) return flush();
-    return ok_;
-  }
+  bool end() override { return ok_; }
   bool flush() {
     if (ok_ && !buf_.empty()) ok_ = sink_(buf_);
     buf_.clear();

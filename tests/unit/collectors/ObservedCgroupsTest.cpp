@@ -74,8 +74,16 @@ TEST(ObservedCgroupsTest, TargetsAreCachedUntilTheRescanInterval) {
   ObservedCgroups eager(layout, {"docker/*", "**/deep"}, std::chrono::milliseconds(0));
   auto targets = eager.targets();
   ASSERT_EQ(targets.size(), 3u);
-  EXPECT_EQ(targets[0].id, "/a/b/deep");
-  EXPECT_EQ(targets[0].dirs.at(""), t.path("cg/a/b/deep"));
+  EXPECT_EQ(targets[0]->id, "/a/b/deep");
+  EXPECT_EQ(targets[0]->dirs.at(""), t.path("cg/a/b/deep"));
+  // A rescan that finds nothing new hands out the very same shared targets.
+  auto again = eager.targets();
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(again[0].get(), targets[0].get());
+  t.mkdir("cg/docker/three");
+  auto more = eager.targets();
+  ASSERT_EQ(more.size(), 4u);
+  EXPECT_EQ(more[0].get(), targets[0].get());
 }
 
 }  // namespace
