@@ -167,7 +167,7 @@ void Policer::loop() {
         evaluateFresh(f.targetId, f.trigger, wokeAt);
         if (f.trigger == PolicyTrigger::Oom || f.trigger == PolicyTrigger::MemoryEvents ||
             f.trigger == PolicyTrigger::Threshold) {
-          for (auto delay : {milliseconds(10), milliseconds(50), milliseconds(200)})
+          for (auto delay : {milliseconds(2), milliseconds(10), milliseconds(50), milliseconds(200)})
             followUps_.push_back({wokeAt + delay, f.targetId, f.trigger});
         }
       }

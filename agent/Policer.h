@@ -16,7 +16,7 @@
 // kernel watches of PolicyWatches.h. A snapshot (publish(), or snapshotSource seen to change)
 // is evaluated whole (trigger "tick") and the watches reconciled to it; a kernel watch that
 // fires re-reads just that target's memory, pids and pressure files (collectors/TargetProbe.h)
-// and evaluates its rules at once (after a memory notification, again 10, 50 and 200 ms
+// and evaluates its rules at once (after a memory notification, again 2, 10, 50 and 200 ms
 // later: see followUps_). Follow-up timers (thaw, restore) and `for:` rechecks run
 // on the same thread.
 
@@ -96,7 +96,7 @@ class Policer {
   std::optional<std::vector<config::PolicyRule>> pendingRules_;
   std::shared_ptr<const collectors::Snapshot> lastSourced_;
 
-  // More looks 10, 50 and 200 ms after a memory notification: an OOM is signalled before
+  // More looks 2, 10, 50 and 200 ms after a memory notification: an OOM is signalled before
   // the victim is killed (oom_kill not counted yet at the first look), and a v1 usage
   // threshold is crossed counting the per-CPU charge stock, which can be drained back below
   // the threshold right after; the kernel checks thresholds only every 128 page events, so
