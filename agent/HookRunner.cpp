@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,10 +31,12 @@ Result<ExitStatus> ProcessHookRunner::run(const HookRequest& request) {
   const std::string label = commandLabel(request.command);
   if (request.command.empty()) return Error::invalid("exec", "", "an empty command");
 
-  int pipeFds[2];
-  if (::pipe2(pipeFds, O_CLOEXEC) != 0) return Error::fromErrno("pipe2", label, errno);
-  UniqueFd readEnd(pipeFds[0]);
-  UniqueFd writeEnd(pipeFds[1]);
+  // stdin is a socket, not a pipe: send(MSG_NOSIGNAL) to a hook that already exited gets
+  // EPIPE instead of a SIGPIPE that would kill the agent.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return Error::fromErrno("socketpair", label, errno);
+  UniqueFd readEnd(pair[0]);
+  UniqueFd writeEnd(pair[1]);
 
   std::vector<std::string> envStrings;
   for (char** e = environ; e && *e; ++e) {
@@ -70,15 +73,16 @@ Result<ExitStatus> ProcessHookRunner::run(const HookRequest& request) {
   if (rc != 0) return Error::fromErrno("exec", label, rc);
   readEnd.reset();
 
-  // The event is small (a few KiB, below the pipe buffer); a hook that does not read stdin
-  // must not block the policer, so the write end is non-blocking.
-  ::fcntl(writeEnd.get(), F_SETFL, O_NONBLOCK);
+  // The event is small (a few KiB, below the socket buffer); a hook that does not read stdin
+  // must not block the policer, so what does not fit at once is dropped.
   size_t off = 0;
   while (off < request.input.size()) {
-    ssize_t n = ::write(writeEnd.get(), request.input.data() + off, request.input.size() - off);
+    ssize_t n = ::send(writeEnd.get(), request.input.data() + off, request.input.size() - off,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
+  ::shutdown(writeEnd.get(), SHUT_WR);
   writeEnd.reset();
 
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

@@ -4,7 +4,9 @@
 //
 // The hook inherits the agent's environment plus CGWARDEN_RULE, CGWARDEN_WORKLOAD and
 // CGWARDEN_CGROUP; stdout and stderr are the agent's. command[0] without '/' is searched
-// in PATH. Blocks until the hook has ended (or was killed) and reaps it.
+// in PATH. Blocks until the hook has ended (or was killed) and reaps it. stdin is a Unix
+// socket (EOF after the input); input beyond its buffer (~200 KiB) is dropped rather than
+// block on a hook that does not read.
 
 #include <chrono>
 #include <map>
