@@ -152,9 +152,20 @@ struct DeviceTrack {
   std::array<CounterTrack, kIoCounterCount> counters;
 };
 
+// Offsets that keep a managed target's counters monotonic (SamplerOptions::counterContinuity).
+struct Continuity {
+  std::array<CounterTrack, kCpuCounterCount> cpuCounters{};
+  std::array<CounterTrack, kMemoryCounterCount> memoryCounters{};
+  std::array<CounterTrack, 6> pressureCounters{};
+  std::vector<DeviceTrack> deviceCounters;
+};
+
 struct OpenDir {
-  std::string path;
+  // Points into the target's own `dirs` (TargetState keeps the target alive; rebound when
+  // an equal target replaces it): no copy of the path per target.
+  const std::string* pathp = nullptr;
   UniqueFd fd;  // invalid when the descriptor budget was exhausted: use the path
+  const std::string& path() const { return *pathp; }
 };
 
 struct FileState {
@@ -178,10 +189,7 @@ struct TargetState {
   bool hasSpec = false;
   SpecLimits spec;
   bool specErrorLogged = false;
-  std::array<CounterTrack, kCpuCounterCount> cpuCounters{};
-  std::array<CounterTrack, kMemoryCounterCount> memoryCounters{};
-  std::array<CounterTrack, 6> pressureCounters{};
-  std::vector<DeviceTrack> deviceCounters;
+  std::unique_ptr<Continuity> continuity;  // managed targets only, created on first use
   bool sampledBefore = false;  // a previous incarnation of the cgroup was read
   bool reincarnated = false;   // reopened after that: its counters start again from zero
 };
@@ -266,7 +274,7 @@ struct Sampler::Impl {
   static int openIn(const OpenDir& d, const char* name) {
     if (d.fd.valid()) return ::openat(d.fd.get(), name, O_RDONLY | O_CLOEXEC);
     char path[PATH_MAX];
-    int n = std::snprintf(path, sizeof path, "%s/%s", d.path.c_str(), name);
+    int n = std::snprintf(path, sizeof path, "%s/%s", d.path().c_str(), name);
     if (n < 0 || static_cast<size_t>(n) >= sizeof path) {
       errno = ENAMETOOLONG;
       return -1;
@@ -277,7 +285,7 @@ struct Sampler::Impl {
   static bool alive(const OpenDir& d) {
     struct stat st {};
     if (d.fd.valid()) return ::fstatat(d.fd.get(), "cgroup.procs", &st, 0) == 0 || !goneErrno(errno);
-    std::string probe = d.path + "/cgroup.procs";
+    std::string probe = d.path() + "/cgroup.procs";
     return ::stat(probe.c_str(), &st) == 0 || !goneErrno(errno);
   }
 
@@ -325,30 +333,30 @@ struct Sampler::Impl {
       if (paths[d] == nullptr) continue;
       int8_t slot = -1;
       for (size_t i = 0; i < s.dirs.size(); ++i) {
-        if (s.dirs[i].path == *paths[d]) slot = static_cast<int8_t>(i);
+        if (s.dirs[i].path() == *paths[d]) slot = static_cast<int8_t>(i);
       }
       if (slot < 0) {
         OpenDir od;
-        od.path = *paths[d];
+        od.pathp = paths[d];
         if (holdDirs && heldFds < maxOpenFiles) {
-          int fd = ::open(od.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          int fd = ::open(od.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
           if (fd < 0 && (errno == EMFILE || errno == ENFILE) && relieveDescriptorPressure()) {
-            fd = ::open(od.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            fd = ::open(od.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
           }
           if (fd < 0) {
             int err = errno;
             closeTarget(s);
-            if (!goneErrno(err)) reportError(s, Error::fromErrno("open", od.path, err));
+            if (!goneErrno(err)) reportError(s, Error::fromErrno("open", od.path(), err));
             return false;
           }
           od.fd.reset(fd);
           ++heldFds;
         } else {
           struct stat st {};
-          if (::stat(od.path.c_str(), &st) != 0) {
+          if (::stat(od.path().c_str(), &st) != 0) {
             int err = errno;
             closeTarget(s);
-            if (!goneErrno(err)) reportError(s, Error::fromErrno("stat", od.path, err));
+            if (!goneErrno(err)) reportError(s, Error::fromErrno("stat", od.path(), err));
             return false;
           }
         }
@@ -378,7 +386,7 @@ struct Sampler::Impl {
 
     struct stat st {};
     const OpenDir& first = s.dirs.front();
-    int rc = first.fd.valid() ? ::fstat(first.fd.get(), &st) : ::stat(first.path.c_str(), &st);
+    int rc = first.fd.valid() ? ::fstat(first.fd.get(), &st) : ::stat(first.path().c_str(), &st);
     s.dirCtime = rc == 0 ? static_cast<double>(st.st_ctim.tv_sec) + static_cast<double>(st.st_ctim.tv_nsec) * 1e-9 : 0;
     s.open = true;
     s.specDirty = true;
@@ -438,7 +446,7 @@ struct Sampler::Impl {
     fs.errorLogged = true;
     if (e.path.empty() && fs.slot >= 0) {
       int idx = fs.nameIndex < 0 ? 0 : fs.nameIndex;
-      e.path = joinPath(s.dirs[fs.slot].path, kFiles[f].names[idx]);
+      e.path = joinPath(s.dirs[fs.slot].path(), kFiles[f].names[idx]);
     }
     if (mayLog()) spdlog::warn("sampler: {} (target {}; logged once until it clears)", e.message(), s.target->id);
   }
@@ -452,7 +460,7 @@ struct Sampler::Impl {
       if (readAll(fs.fd, out)) return Outcome::Ok;
       int err = errno;
       if (goneErrno(err)) return Outcome::Gone;
-      fileError(s, f, Error::fromErrno("read", joinPath(dir.path, kFiles[f].names[fs.nameIndex]), err));
+      fileError(s, f, Error::fromErrno("read", joinPath(dir.path(), kFiles[f].names[fs.nameIndex]), err));
       return Outcome::Failed;
     }
     int fd = -1;
@@ -477,7 +485,7 @@ struct Sampler::Impl {
         fs.absent = true;  // this kernel or hierarchy has no such file
         return Outcome::Absent;
       }
-      fileError(s, f, Error::fromErrno("open", joinPath(dir.path, kFiles[f].names[fs.nameIndex < 0 ? 0 : fs.nameIndex]), err));
+      fileError(s, f, Error::fromErrno("open", joinPath(dir.path(), kFiles[f].names[fs.nameIndex < 0 ? 0 : fs.nameIndex]), err));
       return Outcome::Failed;
     }
     bool ok = readAll(fd, out);
@@ -490,7 +498,7 @@ struct Sampler::Impl {
     }
     if (ok) return Outcome::Ok;
     if (goneErrno(err)) return Outcome::Gone;
-    fileError(s, f, Error::fromErrno("read", joinPath(dir.path, kFiles[f].names[fs.nameIndex]), err));
+    fileError(s, f, Error::fromErrno("read", joinPath(dir.path(), kFiles[f].names[fs.nameIndex]), err));
     return Outcome::Failed;
   }
 
@@ -521,7 +529,7 @@ struct Sampler::Impl {
       if (fd < 0) {
         int err = errno;
         if (goneErrno(err)) return Outcome::Gone;
-        fileError(s, kProcs, Error::fromErrno("open", joinPath(dir.path, "cgroup.procs"), err));
+        fileError(s, kProcs, Error::fromErrno("open", joinPath(dir.path(), "cgroup.procs"), err));
         return Outcome::Failed;
       }
       fs.nameIndex = 0;
@@ -541,7 +549,7 @@ struct Sampler::Impl {
         if (errno == EINTR) continue;
         int err = errno;
         result = goneErrno(err) ? Outcome::Gone : Outcome::Failed;
-        if (result == Outcome::Failed) fileError(s, kProcs, Error::fromErrno("read", joinPath(dir.path, "cgroup.procs"), err));
+        if (result == Outcome::Failed) fileError(s, kProcs, Error::fromErrno("read", joinPath(dir.path(), "cgroup.procs"), err));
         break;
       }
       if (auto st = counter.feed(std::string_view(buffer.data(), static_cast<size_t>(n))); !st) {
@@ -584,7 +592,7 @@ struct Sampler::Impl {
     if (o == Outcome::Failed) {
       failed = true;
       if (!s.specErrorLogged && mayLog()) {
-        spdlog::warn("sampler: read {}/{}: {}", s.dirs[s.dirSlot[d]].path, name, std::strerror(errno));
+        spdlog::warn("sampler: read {}/{}: {}", s.dirs[s.dirSlot[d]].path(), name, std::strerror(errno));
       }
       return;
     }
@@ -593,7 +601,7 @@ struct Sampler::Impl {
       failed = true;
       if (!s.specErrorLogged && mayLog()) {
         Error e = st.error();
-        e.path = joinPath(s.dirs[s.dirSlot[d]].path, name);
+        e.path = joinPath(s.dirs[s.dirSlot[d]].path(), name);
         spdlog::warn("sampler: {}", e.message());
       }
     }
@@ -924,8 +932,10 @@ struct Sampler::Impl {
     deviceMap = std::move(copy);
   }
 
-  void applyContinuity(TargetState& s, TargetSample& out) {
-    if (s.reincarnated) {
+  void applyContinuity(TargetState& state, TargetSample& out) {
+    if (!state.continuity) state.continuity = std::make_unique<Continuity>();
+    Continuity& s = *state.continuity;
+    if (state.reincarnated) {
       // A new cgroup under the same id: everything the old one counted becomes offset.
       auto shift = [](CounterTrack& t) {
         t.offset += t.last;
@@ -998,12 +1008,20 @@ struct Sampler::Impl {
       if (s.seen) continue;  // a duplicate id: the first one wins
       s.seen = true;
       if (s.target == t) continue;  // the provider handed out the same immutable target
-      if (!(*s.target == *t)) {
-        bool dirsChanged = s.target->dirs != t->dirs;
-        bool limitsChanged = !(s.target->configuredLimits == t->configuredLimits);
-        if (dirsChanged) closeTarget(s);
-        if (limitsChanged) s.specDirty = true;
+      bool dirsChanged = s.target->dirs != t->dirs;
+      if (!dirsChanged) {
+        for (auto& d : s.dirs) {
+          for (const auto& [key, path] : t->dirs) {
+            if (path == d.path()) {
+              d.pathp = &path;
+              break;
+            }
+          }
+        }
+      } else {
+        closeTarget(s);
       }
+      if (!(s.target->configuredLimits == t->configuredLimits)) s.specDirty = true;
       s.target = std::move(t);
     }
     for (auto it = states.begin(); it != states.end();) {

@@ -1,0 +1,364 @@
+// bench/scrape driver: sampling-loop CPU time, /metrics latency and size, and RSS of the
+// real Sampler + exporter + CivetWeb server, at N cgroups. Run by bench/scrape.sh.
+//
+//   scrape_bench real N [TICKS]          real cgroups under cgwarden-bench-<pid> (root), each
+//                                        with one sleeping process that did one 4 KiB direct
+//                                        read from the first disk (so every cgroup has IO lines)
+//   scrape_bench synthetic N DIR [TICKS] a generated hybrid tree under DIR with this host's
+//                                        captured files (tests/fixtures/cgroup-v1-hybrid), as
+//                                        observed cgroups docker/c<i> (read-only, unmanaged)
+//
+// Prints one line: key=value pairs (see bench/scrape.sh). SCRAPE_BENCH_FD_BUDGET overrides
+// SamplerOptions::maxOpenFiles (default: half of RLIMIT_NOFILE). Removes its cgroups on exit,
+// SIGINT and SIGTERM (the script removes leftovers of a crash too).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/Cgroup.h"
+#include "agent/HttpServer.h"
+#include "agent/MetricsService.h"
+#include "collectors/FileIo.h"
+#include "support/HttpClient.h"
+
+using namespace cgwarden;
+using namespace std::chrono;
+
+namespace {
+
+std::unique_ptr<agent::CgroupManager> gManager;
+std::vector<pid_t> gChildren;
+
+void cleanup() {
+  for (pid_t p : gChildren) ::kill(p, SIGKILL);
+  for (pid_t p : gChildren) ::waitpid(p, nullptr, 0);
+  gChildren.clear();
+  if (gManager) {
+    auto st = gManager->destroyTree(seconds(30));
+    if (!st) std::fprintf(stderr, "scrape_bench: cleanup: %s\n", st.error().message().c_str());
+    gManager.reset();
+  }
+}
+
+void onSignal(int) {
+  cleanup();
+  ::_exit(130);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+double statusKiB(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + std::strlen(key));
+  }
+  return 0;
+}
+
+collectors::SampleTarget targetFor(const agent::Cgroup& cg, const std::string& name) {
+  collectors::SampleTarget t;
+  t.id = "/" + cg.path();
+  t.name = name;
+  t.state = "running";
+  t.labels = {{"app", name}, {"tier", "bench"}};
+  t.configuredLimits.memory.max = 256 << 20;
+  t.configuredLimits.cpu.quotaUs = 50000;
+  t.configuredLimits.cpu.periodUs = 100000;
+  for (const char* c : {"cpu", "cpuacct", "memory", "pids", "blkio", "io", ""}) {
+    if (auto d = cg.directoryFor(c)) t.dirs[c] = *d;
+  }
+  return t;
+}
+
+std::string firstDisk() {
+  for (const char* d : {"vda", "sda", "nvme0n1", "xvda"}) {
+    std::string p = std::string("/dev/") + d;
+    if (::access(p.c_str(), R_OK) == 0) return p;
+  }
+  return "";
+}
+
+// A child that waits until attached, reads 4 KiB directly from the disk, then sleeps.
+pid_t sleeper(const std::string& disk, int index, int& releaseFd) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[1]);
+    char c;
+    if (::read(fds[0], &c, 1) != 1) ::_exit(1);
+    if (!disk.empty()) {
+      int fd = ::open(disk.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+      void* buf = nullptr;
+      if (fd >= 0 && ::posix_memalign(&buf, 4096, 4096) == 0) {
+        (void)!::pread(fd, buf, 4096, static_cast<off_t>(index) * 1048576);
+      }
+    }
+    for (;;) ::pause();
+  }
+  ::close(fds[0]);
+  releaseFd = fds[1];
+  return pid;
+}
+
+// Writes a hybrid tree of N cgroups with the captured files; returns layout and targets.
+std::vector<collectors::SampleTarget> generateTree(const std::string& root, int n, collectors::CgroupLayout& layout) {
+  std::string fixtures = std::string(CGWARDEN_SOURCE_DIR) + "/tests/fixtures/cgroup-v1-hybrid/";
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> files = {
+      {"cpu", {"cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares"}},
+      {"cpuacct", {"cpuacct.usage", "cpuacct.stat"}},
+      {"memory",
+       {"memory.stat", "memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.failcnt", "memory.oom_control",
+        "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes"}},
+      {"blkio", {"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"}},
+      {"pids", {"pids.current", "pids.max"}},
+      {"unified", {"unified/cpu.pressure", "unified/memory.pressure", "unified/io.pressure"}},
+  };
+  std::map<std::string, std::string> contents;
+  for (const auto& [dir, names] : files) {
+    for (const auto& n2 : names) contents[n2] = slurp(fixtures + n2);
+  }
+  layout.mode = collectors::CgroupMode::Hybrid;
+  layout.v1Mounts.clear();
+  for (const char* c : {"cpu", "cpuacct", "memory", "blkio", "pids"}) layout.v1Mounts[c] = root + "/" + c;
+  layout.unifiedMount = root + "/unified";
+  std::vector<collectors::SampleTarget> targets;
+  for (int i = 0; i < n; ++i) {
+    // At this scale the cgroups are observed ones (`observe: docker/*`), not managed workloads.
+    collectors::SampleTarget t;
+    std::string name = "docker/c" + std::to_string(i);
+    t.id = "/" + name;
+    t.name = name;
+    t.managed = false;
+    for (const auto& [dir, names] : files) {
+      std::string d = root + "/" + dir + "/" + name;
+      std::filesystem::create_directories(d);
+      for (const auto& n2 : names) {
+        std::ofstream(d + "/" + std::filesystem::path(n2).filename().string()) << contents[n2];
+      }
+      std::ofstream(d + "/cgroup.procs") << (dir == "pids" ? std::to_string(10000 + i) + "\n" : "");
+      t.dirs[dir == "unified" ? "" : dir] = d;
+    }
+    targets.push_back(std::move(t));
+  }
+  return targets;
+}
+
+struct ScrapeTimes {
+  std::vector<double> plainMs, gzipMs;
+  size_t plainBytes = 0, gzipBytes = 0;
+};
+
+// GETs /metrics from a forked child (its buffers stay out of our RSS); returns the timings.
+ScrapeTimes scrapeFromChild(uint16_t port, int rounds) {
+  int fds[2];
+  ScrapeTimes out;
+  if (::pipe(fds) != 0) return out;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string report;
+    for (int gz = 0; gz < 2; ++gz) {
+      for (int i = 0; i < rounds + 2; ++i) {
+        std::vector<std::pair<std::string, std::string>> h;
+        if (gz) h.emplace_back("Accept-Encoding", "gzip");
+        auto t0 = steady_clock::now();
+        auto r = testing::httpGet(port, "/metrics", h);
+        double ms = duration<double, std::milli>(steady_clock::now() - t0).count();
+        if (r.status != 200) ::_exit(3);
+        if (i >= 2) report += (gz ? "g " : "p ") + std::to_string(ms) + " " + std::to_string(r.wireBytes) + "\n";
+      }
+    }
+    (void)!::write(fds[1], report.data(), report.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  std::istringstream in(text);
+  std::string kind;
+  double ms;
+  size_t bytes;
+  while (in >> kind >> ms >> bytes) {
+    (kind == "g" ? out.gzipMs : out.plainMs).push_back(ms);
+    (kind == "g" ? out.gzipBytes : out.plainBytes) = bytes;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: scrape_bench real N [TICKS] | scrape_bench synthetic N DIR [TICKS]\n");
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  std::string mode = argv[1];
+  int n = std::atoi(argv[2]);
+  int ticks = 20;
+  collectors::CgroupLayout layout;
+  std::vector<collectors::SampleTarget> targets;
+  std::vector<std::unique_ptr<agent::Cgroup>> cgroups;
+
+  if (mode == "real") {
+    if (argc > 3) ticks = std::atoi(argv[3]);
+    ::signal(SIGINT, onSignal);
+    ::signal(SIGTERM, onSignal);
+    auto l = collectors::CgroupLayout::detect();
+    if (!l) {
+      std::fprintf(stderr, "%s\n", l.error().message().c_str());
+      return 1;
+    }
+    layout = *l;
+    auto m = agent::CgroupManager::create(layout, "cgwarden-bench-" + std::to_string(::getpid()));
+    if (!m) {
+      std::fprintf(stderr, "%s\n", m.error().message().c_str());
+      return 1;
+    }
+    gManager = std::move(*m);
+    if (auto st = gManager->prepareRoot(); !st) {
+      std::fprintf(stderr, "%s\n", st.error().message().c_str());
+      cleanup();
+      return 1;
+    }
+    std::string disk = firstDisk();
+    for (int i = 0; i < n; ++i) {
+      std::string name = "c" + std::to_string(i);
+      auto cg = gManager->create(name);
+      if (!cg) {
+        std::fprintf(stderr, "%s\n", cg.error().message().c_str());
+        cleanup();
+        return 1;
+      }
+      int release = -1;
+      pid_t pid = sleeper(disk, i, release);
+      gChildren.push_back(pid);
+      if (auto st = (*cg)->attach(pid); !st) {
+        std::fprintf(stderr, "%s\n", st.error().message().c_str());
+        cleanup();
+        return 1;
+      }
+      (void)!::write(release, "g", 1);
+      ::close(release);
+      targets.push_back(targetFor(**cg, name));
+      cgroups.push_back(std::move(*cg));
+    }
+    std::this_thread::sleep_for(milliseconds(500));  // let the children do their read
+  } else if (mode == "synthetic" && argc > 3) {
+    if (argc > 4) ticks = std::atoi(argv[4]);
+    targets = generateTree(argv[3], n, layout);
+  } else {
+    std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+  }
+
+  double rssBefore = statusKiB("VmRSS:");
+  agent::MetricsOptions options;
+  if (const char* budget = std::getenv("SCRAPE_BENCH_FD_BUDGET")) options.sampler.maxOpenFiles = std::strtoull(budget, nullptr, 10);
+  // Shared immutable targets, as ObservedCgroups and a supervisor holding its targets hand them out.
+  std::vector<std::shared_ptr<const collectors::SampleTarget>> shared;
+  shared.reserve(targets.size());
+  for (auto& t : targets) shared.push_back(std::make_shared<const collectors::SampleTarget>(std::move(t)));
+  targets.clear();
+  targets.shrink_to_fit();
+  collectors::SharedTargetProvider provider = [&shared] { return shared; };
+  auto svc = agent::MetricsService::create(layout, provider, options);
+  if (!svc) {
+    std::fprintf(stderr, "%s\n", svc.error().message().c_str());
+    cleanup();
+    return 1;
+  }
+  auto& metrics = **svc;
+  // The loop's work, driven here so every tick is measured: thread CPU time per tick.
+  for (int i = 0; i < 3; ++i) metrics.sampler().tick();  // the first tick opens descriptors
+  std::vector<double> cpuMs, wallMs;
+  size_t sampled = 0, held = 0, errors = 0;
+  for (int i = 0; i < ticks; ++i) {
+    auto snap = metrics.sampler().tick();
+    cpuMs.push_back(snap->stats.cpuSeconds * 1000);
+    wallMs.push_back(snap->stats.durationSeconds * 1000);
+    sampled = snap->targets.size();
+    held = snap->stats.heldFiles;
+    errors = snap->stats.errorsTotal;
+  }
+  double rssSampling = statusKiB("VmRSS:");
+
+  // Server-side render time (exporter + TextSerializer), then full HTTP scrapes.
+  std::vector<double> renderMs;
+  size_t series = 0;
+  for (int i = 0; i < 5; ++i) {
+    size_t lines = 0;
+    auto t0 = steady_clock::now();
+    metrics.writeMetrics([&lines](std::string_view piece) {
+      lines += static_cast<size_t>(std::count(piece.begin(), piece.end(), '\n'));
+      return true;
+    });
+    renderMs.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
+    series = lines;
+  }
+  double rssRender = statusKiB("VmRSS:");
+  agent::HttpServerOptions so;
+  so.listen = "127.0.0.1:0";
+  auto server = agent::HttpServer::start(so);
+  if (!server) {
+    std::fprintf(stderr, "%s\n", server.error().message().c_str());
+    svc->reset();
+    cgroups.clear();
+    cleanup();
+    return 1;
+  }
+  metrics.registerHandlers(**server);
+  ScrapeTimes st = scrapeFromChild((*server)->port(), n >= 10000 ? 5 : 10);
+  double rssPeak = statusKiB("VmHWM:");
+  double rssAfter = statusKiB("VmRSS:");
+
+  std::printf(
+      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
+      "render_ms=%.1f scrape_ms=%.1f scrape_gzip_ms=%.1f bytes=%zu gzip_bytes=%zu lines=%zu "
+      "rss_start_mib=%.1f rss_sampling_mib=%.1f rss_after_render_mib=%.1f rss_after_scrapes_mib=%.1f rss_peak_mib=%.1f\n",
+      mode.c_str(), n, sampled, errors, held, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
+      median(st.plainMs), median(st.gzipMs), st.plainBytes, st.gzipBytes, series, rssBefore / 1024,
+      rssSampling / 1024, rssRender / 1024, rssAfter / 1024, rssPeak / 1024);
+  std::fflush(stdout);
+  server->reset();
+  svc->reset();
+  cgroups.clear();
+  cleanup();
+  return 0;
+}
