@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -1103,6 +1104,18 @@ Sampler::Sampler(CgroupLayout layout, SharedTargetProvider provider, SamplerOpti
 
 Sampler::Sampler(CgroupLayout layout, TargetProvider provider, SamplerOptions options)
     : Sampler(std::move(layout), shareTargets(std::move(provider)), std::move(options)) {}
+
+uint64_t raiseFileDescriptorLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  uint64_t previous = rl.rlim_cur;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY ? (rlim_t{1} << 20) : std::min<rlim_t>(rl.rlim_max, rlim_t{1} << 20);
+  if (want > rl.rlim_cur) {
+    rl.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  }
+  return previous;
+}
 
 SharedTargetProvider shareTargets(TargetProvider provider) {
   return [provider = std::move(provider)]() {

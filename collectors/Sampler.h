@@ -43,6 +43,12 @@ struct SamplerOptions {
   bool counterContinuity = true;
 };
 
+// Raises this process's soft RLIMIT_NOFILE to its hard limit (capped at 1 << 20) so the
+// sampler can hold a descriptor per accounting file (the budget is half the soft limit;
+// a systemd service starts with soft 1024). Returns the previous soft limit, which a
+// launcher should restore for the workloads it starts, as Go's os/exec does. 0 on error.
+uint64_t raiseFileDescriptorLimit();
+
 // Like TargetProvider, but hands out immutable shared targets: a target returned again
 // as the same pointer costs nothing to check (no copy, no comparison), which matters at
 // thousands of targets (ObservedCgroups caches its targets this way).

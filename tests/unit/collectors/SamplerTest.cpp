@@ -274,6 +274,24 @@ TEST(SamplerTest, RunningOutOfDescriptorsShrinksTheBudgetInsteadOfFailing) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10+t: a target missing, 20+t: errors, 30+t: a wrong value in tick t";
 }
 
+TEST(SamplerTest, RaisesTheSoftDescriptorLimitToTheHardOne) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t hard = rl.rlim_max;
+    rl.rlim_cur = 256;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    if (raiseFileDescriptorLimit() != 256) ::_exit(1);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t want = hard == RLIM_INFINITY ? (rlim_t{1} << 20) : std::min<rlim_t>(hard, rlim_t{1} << 20);
+    ::_exit(rl.rlim_cur == want ? 0 : 2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong previous limit, 2: not raised";
+}
+
 TEST(SamplerTest, LoopTicksUntilStopped) {
   V2Tree v;
   SampleTarget t = v.addCgroup("loop");
