@@ -229,6 +229,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);
+  collectors::raiseFileDescriptorLimit();  // as the agent does at start
   std::string mode = argv[1];
   int n = std::atoi(argv[2]);
   int ticks = 20;
