@@ -24,6 +24,8 @@ class HttpServerTest : public ::testing::Test {
     auto s = HttpServer::start(o);
     ASSERT_TRUE(s.ok()) << s.error().message();
     server_ = std::move(*s).release();
+    // Tests run one per process under CTest: every test that checks "/hello" must find it.
+    server_->addHandler("/hello", [](const HttpRequest&) { return HttpResponse::text(200, "hi\n"); });
   }
   static void TearDownTestSuite() {
     delete server_;
