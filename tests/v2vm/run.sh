@@ -77,13 +77,16 @@ apt_prepare() { # apt-get update once, only when apt knows no candidate for $1
   apt_ready=1
 }
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-  [ "$(id -u)" = 0 ] || die "qemu-system-x86_64 is missing; install the qemu-system-x86 package (needs root)"
-  apt_prepare qemu-system-x86
-  log "installing qemu-system-x86"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >"$work/apt.log" 2>&1 ||
-    { cat "$work/apt.log" >&2; die "apt-get install qemu-system-x86 failed"; }
-fi
+need_program() { # $1 program, $2 the Debian package that has it
+  command -v "$1" >/dev/null && return 0
+  [ "$(id -u)" = 0 ] || die "$1 is missing; install the $2 package (needs root)"
+  apt_prepare "$2"
+  log "installing $2"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >"$work/apt.log" 2>&1 ||
+    { cat "$work/apt.log" >&2; die "apt-get install $2 failed"; }
+}
+need_program qemu-system-x86_64 qemu-system-x86
+need_program tmux tmux # the suite's `cgwarden top` test runs inside the guest too
 
 exec 9>"$cache/lock"
 flock 9 # one fetch at a time per cache
@@ -179,6 +182,15 @@ copy_binary() { # a binary at its host path (debug info stripped) plus its ldd c
 }
 copy_binary "$tests_bin"
 copy_binary "$agent_bin"
+# The host programs the suite runs, as themselves: busybox's applets are one binary, so a
+# copy of busybox's /bin/sleep renamed to a rule's comm would not be sleep at all. init's
+# `busybox --install -s` keeps these and links the rest.
+for prog in /bin/sh /bin/bash /bin/sleep /bin/true /bin/cat /usr/bin/tmux; do
+  [ -x "$prog" ] || die "$prog is missing on the host (tests/run-all.sh installs it)"
+  copy_binary "$prog"
+done
+# tmux refuses to start without a UTF-8 locale; glibc's C.UTF-8 is one directory.
+[ -d /usr/lib/locale/C.utf8 ] && { mkdir -p "$root/usr/lib/locale"; cp -a /usr/lib/locale/C.utf8 "$root/usr/lib/locale/"; }
 
 cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
