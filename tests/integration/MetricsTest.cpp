@@ -206,7 +206,10 @@ TEST_F(MetricsTest, ScrapedValuesAgreeWithTheCgroupFiles) {
   l.cpu.quotaUs = 5000;
   l.cpu.periodUs = 100000;
   ASSERT_TRUE((*cg)->applyLimits(l).ok());
-  std::this_thread::sleep_for(300ms);  // a few CFS periods, so throttling has happened
+  // Throttling has happened once the kernel says so (a slow guest needs more periods).
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (files.throttledSeconds() <= 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_GT(files.throttledSeconds(), 0) << "a busy loop under 0.05 cores was never throttled";
 
   SampleTarget t = targetFor(**cg, "burn");
   t.configuredLimits = l;
