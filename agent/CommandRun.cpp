@@ -125,7 +125,7 @@ int commandRun(const std::vector<std::string>& args) {
 
   ControlApiHooks apiHooks;
   apiHooks.server = [servingPtr] { return &servingPtr->server(); };
-  apiHooks.snapshots = [servingPtr] { return servingPtr->metrics().latest(); };
+  apiHooks.snapshots = [servingPtr] { return servingPtr->metrics().latestPair(); };
   apiHooks.events = policePtr->eventsFn();
   apiHooks.reload = [&reload]() -> Result<ReloadOutcome> {
     ReloadReport report = reload();

@@ -132,13 +132,12 @@ struct ControlApi::State {
   ApiToken token;
 
   std::mutex mu;  // everything below
-  SnapshotFn snapshotsFn;
+  SnapshotPairFn snapshotsFn;
   EventsFn eventsFn;
   AdoptFn adoptFn;
   ReloadFn reloadFn;
   std::string configPath;
   std::string configHash;
-  std::shared_ptr<const Snapshot> current, previous;
 
   State(Supervisor& s, collectors::CgroupLayout l, ControlApiOptions o)
       : supervisor(s), layout(std::move(l)), options(std::move(o)) {}
@@ -219,19 +218,13 @@ struct ControlApi::State {
     return std::nullopt;
   }
 
-  std::pair<std::shared_ptr<const Snapshot>, std::shared_ptr<const Snapshot>> snapshotPair() {
-    SnapshotFn fn;
+  collectors::SnapshotPair snapshotPair() {
+    SnapshotPairFn fn;
     {
       std::lock_guard lock(mu);
       fn = snapshotsFn;
     }
-    std::shared_ptr<const Snapshot> latest = fn ? fn() : nullptr;
-    std::lock_guard lock(mu);
-    if (latest && latest != current && (!current || latest->time > current->time)) {
-      previous = current;
-      current = latest;
-    }
-    return {current, previous};
+    return fn ? fn() : collectors::SnapshotPair{};
   }
 
   // --- views --------------------------------------------------------------------------
@@ -298,7 +291,7 @@ struct ControlApi::State {
   }
 
   json workloadJson(const WorkloadStatus& s, const collectors::SampleTarget* target,
-                    const std::pair<std::shared_ptr<const Snapshot>, std::shared_ptr<const Snapshot>>& snaps) {
+                    const collectors::SnapshotPair& snaps) {
     json w = json::object();
     w["name"] = s.name;
     w["state"] = workloadStateName(s.state);
@@ -341,11 +334,11 @@ struct ControlApi::State {
     w["image"] = target != nullptr ? target->image : "";
     w["limits"] = limitsToJson(s.limits);
     json usage = nullptr;
-    if (snaps.first && !s.cgroupPath.empty()) {
+    if (snaps.current && !s.cgroupPath.empty()) {
       std::string id = "/" + s.cgroupPath;
-      if (const TargetSample* t = snaps.first->find(id)) {
-        const TargetSample* p = snaps.second ? snaps.second->find(id) : nullptr;
-        usage = usageJson(*snaps.first, *t, snaps.second.get(), p);
+      if (const TargetSample* t = snaps.current->find(id)) {
+        const TargetSample* p = snaps.previous ? snaps.previous->find(id) : nullptr;
+        usage = usageJson(*snaps.current, *t, snaps.previous.get(), p);
       }
     }
     w["usage"] = std::move(usage);
@@ -406,7 +399,7 @@ struct ControlApi::State {
       list.push_back(workloadJson(s, target, snaps));
     }
     json body = {{"workloads", std::move(list)}};
-    body["sampled_at"] = snaps.first && snaps.first->time > 0 ? json(isoTime(snaps.first->time)) : json(nullptr);
+    body["sampled_at"] = snaps.current && snaps.current->time > 0 ? json(isoTime(snaps.current->time)) : json(nullptr);
     return reply(200, body);
   }
 
@@ -764,7 +757,7 @@ Result<std::unique_ptr<ControlApi>> ControlApi::create(Supervisor& supervisor, c
 ControlApi::ControlApi(std::shared_ptr<State> state) : state_(std::move(state)) {}
 ControlApi::~ControlApi() = default;
 
-void ControlApi::setSnapshotProvider(SnapshotFn fn) {
+void ControlApi::setSnapshotProvider(SnapshotPairFn fn) {
   std::lock_guard lock(state_->mu);
   state_->snapshotsFn = std::move(fn);
 }

@@ -32,8 +32,9 @@
 // failed after registering (the workload stays `failed`) or reload with an invalid config,
 // 500 agent-side failure, 501 feature not wired (adopt/reload without a function).
 //
-// Usage (cpu_percent, IO rates) is computed between the latest snapshot and the previous
-// one the API has seen; null until two distinct snapshots were seen.
+// Usage (cpu_percent, IO rates) is computed between the sampler's latest snapshot and the one
+// before it (SnapshotPairFn), so one call sees rates over the last tick; null before the
+// sampler's second tick.
 //
 // Threading: handle() runs on the server's worker threads, several at once; the
 // providers may be set or replaced at any time. The registered handler keeps the API's
@@ -65,6 +66,8 @@ class Adopter;
 
 // The latest published snapshot (MetricsService::latest); may return null.
 using SnapshotFn = std::function<std::shared_ptr<const collectors::Snapshot>()>;
+// The latest two (MetricsService::latestPair): usage rates span exactly one sampling tick.
+using SnapshotPairFn = std::function<collectors::SnapshotPair()>;
 
 struct EventsQuery {
   size_t limit = 100;     // newest `limit` matching events
@@ -123,7 +126,7 @@ class ControlApi {
   ControlApi(const ControlApi&) = delete;
   ControlApi& operator=(const ControlApi&) = delete;
 
-  void setSnapshotProvider(SnapshotFn fn);
+  void setSnapshotProvider(SnapshotPairFn fn);
   void setEventsProvider(EventsFn fn);  // unset: /events answers an empty list
   void setAdopter(AdoptFn fn);          // unset: /adopt answers 501
   void setReloader(ReloadFn fn);        // unset: /reload answers 501

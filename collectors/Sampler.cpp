@@ -205,6 +205,9 @@ struct Sampler::Impl {
   size_t maxOpenFiles = 0;
 
   std::atomic<std::shared_ptr<const Snapshot>> latest;
+  // latestPair(): `latest` and the snapshot published before it, swapped together.
+  mutable std::mutex pairMutex;
+  std::shared_ptr<const Snapshot> priorPublished;
   std::mutex tickMutex;  // serialises ticks (loop vs tick())
   // Everything below is only touched under tickMutex.
   std::map<std::string, std::unique_ptr<TargetState>, std::less<>> states;
@@ -225,8 +228,9 @@ struct Sampler::Impl {
   std::vector<IoDeviceUsage> ioScratch;
   DeviceNames deviceNames;
   std::shared_ptr<const DeviceNameMap> deviceMap = std::make_shared<DeviceNameMap>();
-  std::shared_ptr<Snapshot> previous;  // published last tick
-  std::shared_ptr<Snapshot> spare;     // published two ticks ago: reused when nobody holds it
+  std::shared_ptr<Snapshot> previous;        // published last tick
+  std::shared_ptr<Snapshot> beforePrevious;  // published two ticks ago (priorPublished holds it)
+  std::shared_ptr<Snapshot> spare;           // published three ticks ago: reused when nobody holds it
 
   std::thread thread;
   std::mutex loopMutex;
@@ -1080,8 +1084,13 @@ struct Sampler::Impl {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - steadyStart).count();
 
     std::shared_ptr<const Snapshot> published = snap;
-    latest.store(published);
-    spare = std::move(previous);
+    {
+      std::lock_guard publishing(pairMutex);
+      latest.store(published);
+      priorPublished = previous;
+    }
+    spare = std::move(beforePrevious);
+    beforePrevious = std::move(previous);
     previous = std::move(snap);
     return published;
   }
@@ -1158,6 +1167,11 @@ bool Sampler::running() const {
 std::shared_ptr<const Snapshot> Sampler::tick() { return impl_->tick(); }
 
 std::shared_ptr<const Snapshot> Sampler::latest() const { return impl_->latest.load(); }
+
+SnapshotPair Sampler::latestPair() const {
+  std::lock_guard lock(impl_->pairMutex);
+  return {impl_->latest.load(), impl_->priorPublished};
+}
 
 const SamplerOptions& Sampler::options() const { return impl_->options; }
 

@@ -76,6 +76,9 @@ class Sampler {
 
   // The last published snapshot; never null (an empty one before the first tick).
   std::shared_ptr<const Snapshot> latest() const;
+  // The last published snapshot and the one published the tick before it (null before the
+  // second tick), read together: rates over exactly one tick for whoever asks, whenever.
+  SnapshotPair latestPair() const;
 
   const SamplerOptions& options() const;
   const CgroupLayout& layout() const;

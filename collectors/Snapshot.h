@@ -26,6 +26,14 @@
 
 namespace cgwarden::collectors {
 
+struct Snapshot;
+// Two consecutive snapshots of one Sampler, for rates: `current` is never null once a
+// sampler has published; `previous` is null until it published twice.
+struct SnapshotPair {
+  std::shared_ptr<const Snapshot> current;
+  std::shared_ptr<const Snapshot> previous;
+};
+
 struct CpuUsage {
   uint64_t usageNs = 0;   // v1 cpuacct.usage; v2 cpu.stat usage_usec * 1000
   uint64_t userNs = 0;    // v1 cpuacct.stat user (USER_HZ ticks); v2 user_usec

@@ -232,6 +232,29 @@ TEST(SamplerTest, PublishedSnapshotsAreNeverModified) {
   EXPECT_EQ(sampler.latest()->stats.ticks, 5u);
 }
 
+TEST(SamplerTest, LatestPairIsTheLastTwoTicksWhoeverAsksAndWhenever) {
+  HybridTree h;
+  std::vector<SampleTarget> targets = {h.addCgroup("one")};
+  Sampler sampler(h.layout, [&] { return targets; }, optionsFor(h.tree));
+  auto first = sampler.tick();
+  SnapshotPair pair = sampler.latestPair();
+  EXPECT_EQ(pair.current, first);
+  EXPECT_EQ(pair.previous, nullptr) << "one tick: no window for a rate yet";
+  std::shared_ptr<const Snapshot> last;
+  for (int i = 0; i < 5; ++i) last = sampler.tick();  // storage recycling comes around
+  pair = sampler.latestPair();
+  ASSERT_NE(pair.previous, nullptr);
+  EXPECT_EQ(pair.current, sampler.latest());
+  EXPECT_EQ(pair.current, last);
+  EXPECT_EQ(pair.current->stats.ticks, 6u);
+  EXPECT_EQ(pair.previous->stats.ticks, 5u) << "exactly one tick apart, however rarely it is read";
+  // A held pair stays intact while the sampler goes on.
+  for (int i = 0; i < 4; ++i) sampler.tick();
+  EXPECT_EQ(pair.current->stats.ticks, 6u);
+  EXPECT_EQ(pair.previous->stats.ticks, 5u);
+  EXPECT_EQ(sampler.latestPair().previous->stats.ticks, 9u);
+}
+
 TEST(SamplerTest, TargetsLeaveWithTheProviderAndReleaseDescriptors) {
   HybridTree h;
   std::vector<SampleTarget> targets = {h.addCgroup("x"), h.addCgroup("y"), h.addCgroup("x")};
