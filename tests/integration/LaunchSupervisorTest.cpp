@@ -1,6 +1,7 @@
 // The Supervisor against real cgroups: limits, OOM kills and restarts, stop with grace.
 #include <signal.h>
 
+#include <condition_variable>
 #include <mutex>
 
 #include "agent/Supervisor.h"
@@ -36,6 +37,7 @@ class SupervisorTest : public CgroupTest {
     supervisor_->onEvent([this](const WorkloadEvent& e) {
       std::lock_guard lock(mu_);
       events_.push_back({e, Clock::now()});
+      eventSeen_.notify_all();
     });
   }
 
@@ -51,6 +53,20 @@ class SupervisorTest : public CgroupTest {
       if (s.event.name == name) out.push_back(s);
     }
     return out;
+  }
+
+  // The workload's events once the latest is `last`. Listeners run after the state changed,
+  // so a state that waitFor saw may not have reached the listener yet.
+  std::vector<Seen> eventsThrough(const std::string& name, WorkloadEvent::Kind last, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    eventSeen_.wait_for(lock, timeout, [&] {
+      for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+        if (it->event.name == name) return it->event.kind == last;
+      }
+      return false;
+    });
+    lock.unlock();
+    return eventsOf(name);
   }
 
   static std::string kinds(const std::vector<Seen>& seen) {
@@ -79,6 +95,7 @@ class SupervisorTest : public CgroupTest {
 
   std::unique_ptr<agent::Supervisor> supervisor_;
   std::mutex mu_;
+  std::condition_variable eventSeen_;
   std::vector<Seen> events_;
 };
 
@@ -129,7 +146,7 @@ TEST_F(SupervisorTest, MemoryGrowerIsOomKilledRecordedAndRestartedWithBackoff) {
   ASSERT_TRUE(supervisor_->launch(spec).ok());
   WorkloadStatus st = waitState("grower", WorkloadState::Failed, 60s);
 
-  auto seen = eventsOf("grower");
+  auto seen = eventsThrough("grower", WorkloadEvent::Kind::Failed);
   EXPECT_EQ(kinds(seen), "started oom_killed restarting started oom_killed restarting started oom_killed failed");
   EXPECT_EQ(st.oomKills, 3u);
   EXPECT_EQ(st.restarts, 2u);
