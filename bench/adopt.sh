@@ -36,8 +36,10 @@ done
 CHUNK=100
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "bench/adopt.sh: needs root (cgroups, netlink proc connector)" >&2; exit 2; }
-BUILD="${BUILD:-$(dirname "$(dirname "$(ls -t "$ROOT"/build*/agent/libcgwarden_agent.a 2>/dev/null | head -1)")")}"
+BUILD="$(bench_build_dir bench/adopt.sh)"
 [ -f "$BUILD/agent/libcgwarden_agent.a" ] || { echo "bench/adopt.sh: build first (no libcgwarden_agent.a); or set BUILD" >&2; exit 2; }
 
 if [ "${NO_INSTALL:-0}" != 1 ] && ! command -v cgrulesengd >/dev/null; then
@@ -50,10 +52,7 @@ WORK="$(mktemp -d /tmp/cgwarden-bench-adopt.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 PROBE="$WORK/cgwb$$"
 gcc -O2 -static -o "$PROBE" "$HERE/adopt_probe.c"
-g++ -O2 -std=c++20 -I"$ROOT" -I"$BUILD/generated" -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL \
-  -o "$WORK/adopt_bench" "$HERE/adopt_bench.cpp" \
-  "$BUILD/agent/libcgwarden_agent.a" "$BUILD/config/libcgwarden_config.a" "$BUILD/collectors/libcgwarden_collectors.a" \
-  -lspdlog -lfmt -lprometheus-cpp-core -lyaml-cpp -lcivetweb -lz -pthread
+bench_compile_driver "$BUILD" "$WORK/adopt_bench" "$HERE/adopt_bench.cpp"
 
 # cgrulesengd in its own mount namespace; %T and %C are filled in by adopt_bench.
 cat > "$WORK/cgred.sh" <<'EOS'
@@ -72,7 +71,7 @@ chmod +x "$WORK/cgred.sh"
 
 CANDIDATES=(cgwarden)
 command -v cgrulesengd >/dev/null && CANDIDATES+=(cgrulesengd)
-LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+bench_facts  # the load average at start
 for cand in "${CANDIDATES[@]}"; do : > "$WORK/$cand.raw"; done
 done_execs=0
 while [ "$done_execs" -lt "$EXECS" ]; do
@@ -92,8 +91,8 @@ while [ "$done_execs" -lt "$EXECS" ]; do
 done
 
 cat > "$WORK/table.py" <<'EOF'
-import sys, datetime
-work, load, execs, kernel, cores, cands = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+import sys
+work, load, execs, kernel, cores, date, cands = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
 def q(v, p):
     if not v: return float("nan")
     v = sorted(v); return v[min(len(v) - 1, int(p * len(v)))]
@@ -119,7 +118,7 @@ for c in cands:
         goal = f"cgwarden exec event -> moved p99 {p99:.2f} ms: {'meets' if p99 < 10 else 'misses'} the 10 ms goal."
 print("## Adopt\n")
 print(f"{execs} execs per candidate of a statically linked probe matched by `comm`, in interleaved chunks of 100, measured "
-      f"{datetime.date.today()} on {cores} cores, kernel {kernel}, load average at start {load}. "
+      f"{date} on {cores} cores, kernel {kernel}, load average at start {load}. "
       f"Rerun: `sudo bench/adopt.sh {execs} --write`. Times in ms.\n")
 print("| candidate | execs | adopted | p50 | p90 | p99 | max | exec event -> moved p50 / p99 | first instruction outside | child forked before the move left behind | child of adopted parent outside |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -148,23 +147,8 @@ than its parent's move. cgrulesengd does not notice netlink overruns (its recvfr
 with ENOBUFS instead of checking errno), so dropped events are never made up by a rescan; cgwarden
 counts them and rescans /proc.""")
 EOF
-section="$(python3 "$WORK/table.py" "$WORK" "$LOAD" "$EXECS" "$(uname -r)" "$(nproc)" "${CANDIDATES[@]}")"
+section="$(python3 "$WORK/table.py" "$WORK" "$BENCH_LOAD" "$EXECS" "$BENCH_KERNEL" "$BENCH_CORES" "$BENCH_DATE" "${CANDIDATES[@]}")"
 
 echo "$section"
-if [ "$WRITE" = 1 ]; then
-  DOC="$ROOT/docs/benchmarks.md"
-  [ -f "$DOC" ] || printf '# Benchmarks\n\n' > "$DOC"
-  SECTION="$section" python3 - "$DOC" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-section = os.environ["SECTION"].rstrip() + "\n"
-pattern = re.compile(r"^## Adopt\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda m: section + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-EOF
-  echo "wrote the Adopt section of $DOC" >&2
-fi
+[ "$WRITE" = 1 ] && bench_write_section Adopt "$section"
+exit 0

@@ -33,6 +33,8 @@ done
 WARMUP=10
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "bench/launch.sh: needs root (cgroups, namespaces)" >&2; exit 2; }
 
 CGWARDEN="${CGWARDEN:-$(ls -t "$ROOT"/build*/agent/cgwarden 2>/dev/null | head -1)}"
@@ -54,10 +56,7 @@ fi
 WORK="$(mktemp -d /tmp/cgwarden-bench-launch.XXXXXX)"
 BENCH_CG="cgwarden-bench-$$"
 cleanup() {
-  for d in /sys/fs/cgroup/*/"$BENCH_CG" /sys/fs/cgroup/"$BENCH_CG" /sys/fs/cgroup/unified/"$BENCH_CG"; do
-    [ -d "$d" ] || continue
-    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
+  bench_remove_cgroups "$BENCH_CG"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -146,7 +145,7 @@ add "cgwarden --version (start-up only)" -- "$CGWARDEN" --version
 add "cgwarden exec --no-ns" -- "$CGWARDEN" exec --cgroup-root "$BENCH_CG" --no-ns --memory 64Mi --cpus 0.5 --pids 32 -- /bin/true
 add cgwarden -- "$CGWARDEN" exec --cgroup-root "$BENCH_CG" --memory 64Mi --cpus 0.5 --pids 32 -- /bin/true
 
-LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+bench_facts  # the load average at start
 RESULTS="$("$WORK/launch_timer" "$ROUNDS" "$WARMUP" "${candidates[@]}")"
 
 unshare_median="$(awk -F'\t' '$1=="unshare"{print $4}' <<<"$RESULTS")"
@@ -165,8 +164,8 @@ verdict="$(awk -v m="$cgw_median" -v u="$unshare_median" 'BEGIN{ r = m/u; printf
 section="## Launch
 
 Wall time per launch (fork + exec of the tool + wait) and CPU time of the launch's whole process
-tree (user + system, from wait4), $ROUNDS interleaved rounds after $WARMUP warm-up rounds, measured $(date -u +%Y-%m-%d) on $(nproc) cores, kernel $(uname -r), cgroup mode $MODE,
-load average at start $LOAD. Rerun: \`sudo bench/launch.sh $ROUNDS --write\`.
+tree (user + system, from wait4), $ROUNDS interleaved rounds after $WARMUP warm-up rounds, measured $BENCH_DATE on $BENCH_CORES cores, kernel $BENCH_KERNEL, cgroup mode $MODE,
+load average at start $BENCH_LOAD. Rerun: \`sudo bench/launch.sh $ROUNDS --write\`.
 
 $table
 
@@ -186,20 +185,5 @@ $CRUN_NOTE
 }"
 
 echo "$section"
-if [ "$WRITE" = 1 ]; then
-  DOC="$ROOT/docs/benchmarks.md"
-  [ -f "$DOC" ] || printf '# Benchmarks\n\n' > "$DOC"
-  SECTION="$section" python3 - "$DOC" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-section = os.environ["SECTION"].rstrip() + "\n"
-pattern = re.compile(r"^## Launch\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda m: section + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-EOF
-  echo "wrote the Launch section of $DOC" >&2
-fi
+[ "$WRITE" = 1 ] && bench_write_section Launch "$section"
+exit 0

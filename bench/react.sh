@@ -11,6 +11,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 TRIALS=50
 WRITE=0
 for a in "$@"; do
@@ -22,71 +24,40 @@ for a in "$@"; do
 done
 TICK_MS="${TICK_MS:-1000}"
 [ "$(id -u)" = 0 ] || { echo "bench/react.sh: needs root (real cgroups)" >&2; exit 2; }
-BUILD="${BUILD:-$(ls -td "$ROOT"/build*/ 2>/dev/null | head -1)}"
-BUILD="${BUILD%/}"
-[ -f "$BUILD/CMakeCache.txt" ] || { echo "bench/react.sh: no configured build dir; set BUILD" >&2; exit 2; }
+bench_facts  # the load average at start
+BUILD="$(bench_build_dir bench/react.sh)"
 cmake --build "$BUILD" --target cgwarden_agent >/dev/null
 
-WORK="$(mktemp -d /tmp/cgwarden-react-bench.XXXXXX)"
-DRIVER_PID=""
-cleanup_cgroups() {  # $1 = driver pid
-  local name="cgwarden-bench-react-$1" m d
-  for m in /sys/fs/cgroup/*/; do
-    d="$m$name"
-    [ -d "$d" ] || continue
-    find "$d" -name freezer.state -exec sh -c 'echo THAWED > "$1"' _ {} \; 2>/dev/null || true
-    find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-  done
-  sleep 0.2
-  for m in /sys/fs/cgroup/*/; do
-    d="$m$name"
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
-}
+BENCH_WORK="$(mktemp -d /tmp/cgwarden-react-bench.XXXXXX)"
+BENCH_THAW=thaw  # a frozen cgroup cannot be emptied
 finish() {
-  if [ -n "$DRIVER_PID" ]; then
-    kill "$DRIVER_PID" 2>/dev/null || true
-    wait "$DRIVER_PID" 2>/dev/null || true
-    cleanup_cgroups "$DRIVER_PID"
-  fi
-  rm -rf "$WORK"
+  bench_stop_driver cgwarden-bench-react
+  rm -rf "$BENCH_WORK"
 }
-trap finish EXIT INT TERM
+trap finish EXIT
+trap 'exit 130' INT TERM
 
-g++ -O2 -std=c++20 -DSPDLOG_COMPILED_LIB -DSPDLOG_SHARED_LIB -DSPDLOG_FMT_EXTERNAL -DFMT_SHARED \
-  -I"$ROOT" -I"$BUILD/generated" "$HERE/react_bench.cpp" -o "$WORK/react_bench" \
-  "$BUILD/agent/libcgwarden_agent.a" "$BUILD/config/libcgwarden_config.a" "$BUILD/collectors/libcgwarden_collectors.a" \
-  -lprometheus-cpp-core -lspdlog -lfmt -lcivetweb -lyaml-cpp -lz -lpthread
+bench_compile_driver "$BUILD" "$BENCH_WORK/react_bench" "$HERE/react_bench.cpp"
 
-run() {  # mode
-  "$WORK/react_bench" "$1" "$TRIALS" "$TICK_MS" > "$WORK/out" 2> >(tee "$WORK/err" >&2) &
-  DRIVER_PID=$!
-  local rc=0
-  wait "$DRIVER_PID" || rc=$?
-  cleanup_cgroups "$DRIVER_PID"
-  DRIVER_PID=""
-  if [ "$rc" != 0 ]; then
-    echo "bench/react.sh: driver failed ($rc):" >&2
-    tail -20 "$WORK/err" >&2
-    exit 1
-  fi
-  cat "$WORK/out"
+run() {  # mode; the driver's result line is in $BENCH_WORK/out
+  bench_run_driver cgwarden-bench-react 1 "$BENCH_WORK/react_bench" "$1" "$TRIALS" "$TICK_MS"
 }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-EVENT="$(run event)"
+run event
+EVENT="$(cat "$BENCH_WORK/out")"
 echo "$EVENT"
-TICK="$(run tick)"
+run tick
+TICK="$(cat "$BENCH_WORK/out")"
 echo "$TICK"
 
-MODE="$(if grep -q ' - cgroup2 ' /proc/self/mountinfo && grep -q ' - cgroup ' /proc/self/mountinfo; then echo hybrid; \
-        elif grep -q ' - cgroup ' /proc/self/mountinfo; then echo v1; else echo v2; fi)"
+MODE="$BENCH_CGROUP_MODE"
 row() {  # label line how
   printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" p50_ms)" "$(field "$2" p90_ms)" "$(field "$2" p99_ms)" \
     "$(field "$2" max_ms)" "$3"
 }
 TABLE="$(cat <<TBL
-Measured $(date -u +%Y-%m-%d) on this host ($MODE cgroups, kernel $(uname -r), $(nproc) cores), $TRIALS trials per
+Measured $BENCH_DATE on this host ($MODE cgroups, kernel $BENCH_KERNEL, $BENCH_CORES cores), $TRIALS trials per
 mode, sampler tick ${TICK_MS} ms in both: \`bench/react.sh $TRIALS\`. A workload grows page by page past 75% of its
 64 MiB limit (rule \`memory.usage > 75%\` -> \`freeze\`); it reads its cgroup's usage after each page and writes a
 CLOCK_MONOTONIC stamp just after the page that took it over the threshold. Measured: stamp -> the freeze event,
@@ -114,22 +85,5 @@ TBL
 echo
 echo "$TABLE"
 
-if [ "$WRITE" = 1 ]; then
-  DOC="$ROOT/docs/benchmarks.md"
-  python3 - "$DOC" "$TABLE" <<'PY'
-import sys, re
-path, table = sys.argv[1], sys.argv[2]
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n"
-section = "## React\n\n" + table.strip() + "\n"
-m = re.search(r"^## React\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
-if m:
-    text = text[:m.start()] + section + ("\n" if text[m.end():] else "") + text[m.end():]
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-PY
-  echo "bench/react.sh: wrote the React section of $DOC"
-fi
+[ "$WRITE" = 1 ] && bench_write_section React $'## React\n\n'"$TABLE"
+exit 0
