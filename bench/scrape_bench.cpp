@@ -9,10 +9,17 @@
 //                                        observed cgroups docker/c<i> (read-only, unmanaged)
 //
 // Prints one line: key=value pairs (see bench/scrape.sh). SCRAPE_BENCH_FD_BUDGET overrides
-// SamplerOptions::maxOpenFiles (default: half of RLIMIT_NOFILE). Removes its cgroups on exit,
-// SIGINT and SIGTERM (the script removes leftovers of a crash too).
+// SamplerOptions::maxOpenFiles (default: half of RLIMIT_NOFILE); SCRAPE_BENCH_ROUNDS the number
+// of measured /metrics GETs per encoding (default 50, 10 at 10,000 cgroups). Removes its
+// cgroups on exit, SIGINT and SIGTERM; its sleepers die with it (PR_SET_PDEATHSIG), and the
+// script removes the leftovers of a crash too.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,8 +62,23 @@ void cleanup() {
 }
 
 void onSignal(int) {
-  cleanup();
+  cleanup();  // SIGINT and SIGTERM are both blocked while this runs (see installSignalHandlers)
   ::_exit(130);
+}
+
+// Children (sleepers, the scraper) must not run the parent's cleanup on Ctrl-C.
+void defaultSignalHandlers() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
+}
+
+void installSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sigaddset(&sa.sa_mask, SIGHUP);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
 }
 
 double median(std::vector<double> v) {
@@ -78,6 +100,12 @@ double statusKiB(const char* key) {
     if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + std::strlen(key));
   }
   return 0;
+}
+
+double threadCpuMs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
 collectors::SampleTarget targetFor(const agent::Cgroup& cg, const std::string& name) {
@@ -109,6 +137,8 @@ pid_t sleeper(const std::string& disk, int index, int& releaseFd) {
   if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
   pid_t pid = ::fork();
   if (pid == 0) {
+    defaultSignalHandlers();
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close(fds[1]);
     char c;
     if (::read(fds[0], &c, 1) != 1) ::_exit(1);
@@ -180,24 +210,133 @@ struct ScrapeTimes {
   size_t plainBytes = 0, gzipBytes = 0;
 };
 
+// One GET /metrics, timed from connect to the body's last byte. The body is framed (chunked,
+// Content-Length or read to close) and counted but not kept, so the client's own copying stays
+// out of the figure; `validated` scrapes use the tests' full client instead. -1 on failure.
+double timedGet(uint16_t port, bool gzip, size_t& bodyBytes) {
+  auto t0 = steady_clock::now();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (gzip) req += "Accept-Encoding: gzip\r\n";
+  req += "\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return -1;
+  }
+  static std::vector<char> buf(256 * 1024);
+  std::string head;
+  bool inBody = false, chunked = false, done = false;
+  long long remaining = -1;  // Content-Length left, or bytes left in the current chunk
+  enum { kSize, kData, kDataEnd } state = kSize;
+  std::string sizeLine;
+  size_t dataEndLeft = 0;
+  bodyBytes = 0;
+  while (!done) {
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) break;
+    const char* p = buf.data();
+    const char* end = p + n;
+    if (!inBody) {
+      head.append(p, end);
+      size_t h = head.find("\r\n\r\n");
+      if (h == std::string::npos) continue;
+      if (head.compare(0, 12, "HTTP/1.1 200") != 0) break;
+      std::string lower = head.substr(0, h);
+      for (auto& c : lower) c = static_cast<char>(::tolower(static_cast<unsigned char>(c)));
+      chunked = lower.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+      size_t cl = lower.find("\r\ncontent-length:");
+      if (cl != std::string::npos) remaining = std::atoll(lower.c_str() + cl + 17);
+      inBody = true;
+      size_t used = head.size() - (h + 4);  // body bytes already in this read
+      p = end - used;
+    }
+    if (!chunked) {
+      bodyBytes += static_cast<size_t>(end - p);
+      if (remaining >= 0 && static_cast<long long>(bodyBytes) >= remaining) done = true;
+      continue;
+    }
+    while (p < end && !done) {
+      if (state == kSize) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        if (nl == nullptr) {
+          sizeLine.append(p, end);
+          p = end;
+          break;
+        }
+        sizeLine.append(p, nl);
+        p = nl + 1;
+        remaining = std::strtoll(sizeLine.c_str(), nullptr, 16);
+        sizeLine.clear();
+        if (remaining == 0) {
+          done = true;
+        } else {
+          state = kData;
+        }
+      } else if (state == kData) {
+        size_t take = std::min(static_cast<size_t>(end - p), static_cast<size_t>(remaining));
+        bodyBytes += take;
+        remaining -= static_cast<long long>(take);
+        p += take;
+        if (remaining == 0) {
+          state = kDataEnd;
+          dataEndLeft = 2;
+        }
+      } else {
+        size_t take = std::min(static_cast<size_t>(end - p), dataEndLeft);
+        dataEndLeft -= take;
+        p += take;
+        if (dataEndLeft == 0) state = kSize;
+      }
+    }
+  }
+  ::close(fd);
+  if (!inBody || (chunked && !done)) return -1;
+  return duration<double, std::milli>(steady_clock::now() - t0).count();
+}
+
 // GETs /metrics from a forked child (its buffers stay out of our RSS); returns the timings.
+// The first GET of each encoding goes through the tests' full client and is checked (status,
+// complete chunked framing, gzip decoding to the same number of lines as the plain body);
+// then one untimed warm-up and `rounds` timed GETs.
 ScrapeTimes scrapeFromChild(uint16_t port, int rounds) {
   int fds[2];
   ScrapeTimes out;
   if (::pipe(fds) != 0) return out;
   pid_t pid = ::fork();
   if (pid == 0) {
+    defaultSignalHandlers();
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close(fds[0]);
     std::string report;
+    size_t plainLines = 0;
     for (int gz = 0; gz < 2; ++gz) {
-      for (int i = 0; i < rounds + 2; ++i) {
-        std::vector<std::pair<std::string, std::string>> h;
-        if (gz) h.emplace_back("Accept-Encoding", "gzip");
-        auto t0 = steady_clock::now();
-        auto r = testing::httpGet(port, "/metrics", h);
-        double ms = duration<double, std::milli>(steady_clock::now() - t0).count();
-        if (r.status != 200) ::_exit(3);
-        if (i >= 2) report += (gz ? "g " : "p ") + std::to_string(ms) + " " + std::to_string(r.wireBytes) + "\n";
+      std::vector<std::pair<std::string, std::string>> h;
+      if (gz) h.emplace_back("Accept-Encoding", "gzip");
+      auto r = testing::httpGet(port, "/metrics", h);
+      size_t lines = static_cast<size_t>(std::count(r.body.begin(), r.body.end(), '\n'));
+      if (r.status != 200 || !r.error.empty() || r.body.empty() || r.body.back() != '\n' ||
+          (gz != 0) != (r.header("content-encoding") == "gzip") || (gz && lines != plainLines)) {
+        std::fprintf(stderr, "scrape_bench: bad /metrics response (gzip %d): status %d, %s, %zu lines\n", gz,
+                     r.status, r.error.c_str(), lines);
+        ::_exit(3);
+      }
+      plainLines = lines;
+      for (int i = 0; i < rounds + 1; ++i) {
+        size_t bytes = 0;
+        double ms = timedGet(port, gz != 0, bytes);
+        if (ms < 0) {
+          std::fprintf(stderr, "scrape_bench: GET /metrics failed (gzip %d)\n", gz);
+          ::_exit(3);
+        }
+        if (i >= 1) report += (gz ? "g " : "p ") + std::to_string(ms) + " " + std::to_string(bytes) + "\n";
       }
     }
     (void)!::write(fds[1], report.data(), report.size());
@@ -209,7 +348,9 @@ ScrapeTimes scrapeFromChild(uint16_t port, int rounds) {
   ssize_t n;
   while ((n = ::read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
   ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return ScrapeTimes{};
   std::istringstream in(text);
   std::string kind;
   double ms;
@@ -239,8 +380,7 @@ int main(int argc, char** argv) {
 
   if (mode == "real") {
     if (argc > 3) ticks = std::atoi(argv[3]);
-    ::signal(SIGINT, onSignal);
-    ::signal(SIGTERM, onSignal);
+    installSignalHandlers();
     auto l = collectors::CgroupLayout::detect();
     if (!l) {
       std::fprintf(stderr, "%s\n", l.error().message().c_str());
@@ -319,20 +459,37 @@ int main(int argc, char** argv) {
     errors = snap->stats.errorsTotal;
   }
   double rssSampling = statusKiB("VmRSS:");
+  // The floor under every file read here: one system call's CPU time (getppid) on this host.
+  double syscallUs = 0;
+  {
+    constexpr int kCalls = 100000;
+    double c0 = threadCpuMs();
+    for (int i = 0; i < kCalls; ++i) (void)::syscall(SYS_getppid);
+    syscallUs = (threadCpuMs() - c0) * 1000 / kCalls;
+  }
 
-  // Server-side render time (exporter + TextSerializer), then full HTTP scrapes.
+  // Server-side render time (exporter + registry, into a writer that drops the text), then
+  // one pass counting the series (lines that are not # HELP / # TYPE), then full HTTP scrapes.
   std::vector<double> renderMs;
-  size_t series = 0;
   for (int i = 0; i < 5; ++i) {
-    size_t lines = 0;
+    size_t bytes = 0;
     auto t0 = steady_clock::now();
-    metrics.writeMetrics([&lines](std::string_view piece) {
-      lines += static_cast<size_t>(std::count(piece.begin(), piece.end(), '\n'));
+    metrics.writeMetrics([&bytes](std::string_view piece) {
+      bytes += piece.size();
       return true;
     });
     renderMs.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
-    series = lines;
   }
+  size_t series = 0;
+  bool lineStart = true, comment = false;
+  metrics.writeMetrics([&](std::string_view piece) {
+    for (char c : piece) {
+      if (lineStart) comment = c == '#';
+      lineStart = c == '\n';
+      if (lineStart && !comment) ++series;
+    }
+    return true;
+  });
   double rssRender = statusKiB("VmRSS:");
   agent::HttpServerOptions so;
   so.listen = "127.0.0.1:0";
@@ -345,16 +502,28 @@ int main(int argc, char** argv) {
     return 1;
   }
   metrics.registerHandlers(**server);
-  ScrapeTimes st = scrapeFromChild((*server)->port(), n >= 10000 ? 5 : 10);
+  int rounds = n >= 10000 ? 10 : 50;
+  if (const char* r = std::getenv("SCRAPE_BENCH_ROUNDS")) rounds = std::max(1, std::atoi(r));
+  ScrapeTimes st = scrapeFromChild((*server)->port(), rounds);
+  if (st.plainMs.empty() || st.gzipMs.empty()) {
+    std::fprintf(stderr, "scrape_bench: the /metrics scrapes failed\n");
+    server->reset();
+    svc->reset();
+    cgroups.clear();
+    cleanup();
+    return 1;
+  }
   double rssPeak = statusKiB("VmHWM:");
   double rssAfter = statusKiB("VmRSS:");
 
   std::printf(
-      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
-      "render_ms=%.1f scrape_ms=%.1f scrape_gzip_ms=%.1f bytes=%zu gzip_bytes=%zu lines=%zu "
+      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu syscall_us=%.2f tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
+      "render_ms=%.1f rounds=%zu scrape_ms=%.1f scrape_p99_ms=%.1f scrape_gzip_ms=%.1f scrape_gzip_p99_ms=%.1f "
+      "bytes=%zu gzip_bytes=%zu series=%zu "
       "rss_start_mib=%.1f rss_sampling_mib=%.1f rss_after_render_mib=%.1f rss_after_scrapes_mib=%.1f rss_peak_mib=%.1f\n",
-      mode.c_str(), n, sampled, errors, held, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
-      median(st.plainMs), median(st.gzipMs), st.plainBytes, st.gzipBytes, series, rssBefore / 1024,
+      mode.c_str(), n, sampled, errors, held, syscallUs, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
+      st.plainMs.size(), median(st.plainMs), percentile(st.plainMs, 0.99), median(st.gzipMs),
+      percentile(st.gzipMs, 0.99), st.plainBytes, st.gzipBytes, series, rssBefore / 1024,
       rssSampling / 1024, rssRender / 1024, rssAfter / 1024, rssPeak / 1024);
   std::fflush(stdout);
   server->reset();
