@@ -459,13 +459,35 @@ int main(int argc, char** argv) {
     errors = snap->stats.errorsTotal;
   }
   double rssSampling = statusKiB("VmRSS:");
-  // The floor under every file read here: one system call's CPU time (getppid) on this host.
-  double syscallUs = 0;
+  // The floor under every file read: one system call's CPU time (getppid), and one small
+  // cgroup file (memory.usage_in_bytes of the first target) read with pread on a held
+  // descriptor versus open + read + close, as the sampler does within and beyond its budget.
+  double syscallUs = 0, preadUs = 0, openReadUs = 0;
   {
-    constexpr int kCalls = 100000;
+    constexpr int kCalls = 20000;
     double c0 = threadCpuMs();
     for (int i = 0; i < kCalls; ++i) (void)::syscall(SYS_getppid);
     syscallUs = (threadCpuMs() - c0) * 1000 / kCalls;
+    const auto& dirs = shared.front()->dirs;
+    auto mem = dirs.find("memory");
+    std::string file = mem == dirs.end() ? "" : mem->second + "/memory.usage_in_bytes";
+    int fd = file.empty() ? -1 : ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char buf[256];
+      c0 = threadCpuMs();
+      for (int i = 0; i < kCalls; ++i) (void)!::pread(fd, buf, sizeof buf, 0);
+      preadUs = (threadCpuMs() - c0) * 1000 / kCalls;
+      ::close(fd);
+      c0 = threadCpuMs();
+      for (int i = 0; i < kCalls; ++i) {
+        int f = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (f >= 0) {
+          (void)!::read(f, buf, sizeof buf);
+          ::close(f);
+        }
+      }
+      openReadUs = (threadCpuMs() - c0) * 1000 / kCalls;
+    }
   }
 
   // Server-side render time (exporter + registry, into a writer that drops the text), then
@@ -517,11 +539,11 @@ int main(int argc, char** argv) {
   double rssAfter = statusKiB("VmRSS:");
 
   std::printf(
-      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu syscall_us=%.2f tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
+      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu syscall_us=%.2f pread_us=%.2f open_read_close_us=%.2f tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
       "render_ms=%.1f rounds=%zu scrape_ms=%.1f scrape_p99_ms=%.1f scrape_gzip_ms=%.1f scrape_gzip_p99_ms=%.1f "
       "bytes=%zu gzip_bytes=%zu series=%zu "
       "rss_start_mib=%.1f rss_sampling_mib=%.1f rss_after_render_mib=%.1f rss_after_scrapes_mib=%.1f rss_peak_mib=%.1f\n",
-      mode.c_str(), n, sampled, errors, held, syscallUs, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
+      mode.c_str(), n, sampled, errors, held, syscallUs, preadUs, openReadUs, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
       st.plainMs.size(), median(st.plainMs), percentile(st.plainMs, 0.99), median(st.gzipMs),
       percentile(st.gzipMs, 0.99), st.plainBytes, st.gzipBytes, series, rssBefore / 1024,
       rssSampling / 1024, rssRender / 1024, rssAfter / 1024, rssPeak / 1024);
