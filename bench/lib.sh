@@ -29,6 +29,7 @@
 # bench_run_driver keeps the driver's pid in this shell (BENCH_DRIVER_PID), not in a command
 # substitution, so the trap can stop it and clean up after it.
 
+# shellcheck disable=SC2034  # the BENCH_* facts are for the scripts that source this file
 bench_facts() {
   BENCH_DATE="$(date -u +%Y-%m-%d)"
   BENCH_CORES="$(nproc)"
@@ -48,12 +49,16 @@ bench_build_dir() {
   local name="$1" build="${BUILD:-}"
   if [ -z "$build" ]; then
     local d
+    # shellcheck disable=SC2045  # newest first; the build dirs have no spaces in their names
     for d in $(ls -td "$ROOT"/build*/ 2>/dev/null); do
       [ -f "$d/CMakeCache.txt" ] && { build="$d"; break; }
     done
   fi
   build="${build%/}"
-  [ -n "$build" ] && [ -f "$build/CMakeCache.txt" ] || { echo "$name: no configured build dir; set BUILD" >&2; exit 2; }
+  if [ -z "$build" ] || [ ! -f "$build/CMakeCache.txt" ]; then
+    echo "$name: no configured build dir; set BUILD" >&2
+    exit 2
+  fi
   echo "$build"
 }
 
