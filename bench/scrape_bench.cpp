@@ -131,7 +131,7 @@ std::string firstDisk() {
   return "";
 }
 
-// A child that waits until attached, reads 4 KiB directly from the disk, then sleeps.
+// A child that waits until attached, reads 4 KiB directly from the disk, then execs sleep.
 pid_t sleeper(const std::string& disk, int index, int& releaseFd) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
@@ -149,6 +149,9 @@ pid_t sleeper(const std::string& disk, int index, int& releaseFd) {
         (void)!::pread(fd, buf, 4096, static_cast<off_t>(index) * 1048576);
       }
     }
+    // A separate program, as a workload is: a forked copy sharing our pages copy-on-write
+    // would make the driver's own writes fault (and flush TLBs) for the rest of the run.
+    ::execl("/bin/sleep", "sleep", "infinity", static_cast<char*>(nullptr));
     for (;;) ::pause();
   }
   ::close(fds[0]);

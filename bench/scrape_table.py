@@ -64,6 +64,10 @@ for r in rows:
       f"{r['scrape_ms']:.1f} ({r['scrape_p99_ms']:.1f}) | {r['scrape_gzip_ms']:.1f} ({r['scrape_gzip_p99_ms']:.1f}) | "
       f"{size(r['bytes'])} | {size(r['gzip_bytes'])} | {num(r['series'])} | "
       f"{r['rss_sampling_mib']:.1f} ({r['rss_peak_mib']:.1f}) | {num(r['held_fds'])} |")
+w("")
+w("The machine is shared with other work (see the load average): on 2026-12-01, repeated runs of the same row "
+  "differed by up to 2-4x (real 100: 3.7-7.4 ms per tick; real 1,000 /metrics: 11-49 ms p50), so read the goals "
+  "against the per-cgroup figures and the floor below as well as the absolute times.")
 errors = sum(r["errors"] for r in rows)
 short = [r for r in rows if r["sampled"] != r["n"]]
 w("")
@@ -108,9 +112,9 @@ if r1000:
       f"(real cgroups) | {'met' if r1000['tick_cpu_p90_ms'] < 25 else ('met at p50, missed at p90' if c < 25 else 'missed')} |")
     s, s99 = r1000["scrape_ms"], r1000["scrape_p99_ms"]
     gz, gz99 = r1000["scrape_gzip_ms"], r1000["scrape_gzip_p99_ms"]
-    verdict = "met" if max(s, gz) < 20 else "missed"
-    if verdict == "met" and max(s99, gz99) >= 20:
-        verdict = "met at p50, missed at p99"
+    def judge(p50, p99):
+        return "met" if p99 < 20 else ("met at p50, missed at p99" if p50 < 20 else "missed")
+    verdict = f"plain: {judge(s, s99)}; gzip (what Prometheus asks for): {judge(gz, gz99)}"
     w(f"| a scrape of 1,000 cgroups under 20 ms | {s:.1f} ms p50 / {s99:.1f} ms p99 plain, {gz:.1f} / {gz99:.1f} ms gzip "
       f"(real cgroups) | {verdict} |")
 else:
