@@ -169,7 +169,8 @@ if g10000:
       f"them, plus the driver's own tree generation), {g10000['rss_sampling_mib']:.1f} MiB after sampling (massif: "
       "the published snapshot and the one being filled, ~690 bytes per target each, and the per-target read "
       f"state), {g10000['rss_peak_mib']:.1f} MiB peak once the CivetWeb worker has served scrapes "
-      "(its thread arena).")
+      "(the scrape's allocations on that thread; not broken down further). A forked client does the fetching, so "
+      "none of its buffers count.")
 
 # cAdvisor: users' published figures (not measured here: cAdvisor is not packaged for Debian 12).
 w("")
