@@ -505,6 +505,7 @@ int main(int argc, char** argv) {
     });
     renderMs.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
   }
+  if (const char* dump = std::getenv("SCRAPE_BENCH_DUMP")) std::ofstream(dump) << metrics.renderMetrics();
   size_t series = 0;
   bool lineStart = true, comment = false;
   metrics.writeMetrics([&](std::string_view piece) {
