@@ -24,7 +24,7 @@
 #include <string>
 
 #include "collectors/Limits.h"
-#include "config/Config.h"
+#include "config/SourceLocation.h"
 
 namespace cgwarden::config {
 
@@ -49,6 +49,7 @@ struct AdoptRule {
   // Target workload: a name, or a template with %u (user name, else the uid), %p (pid),
   // %c (comm), %% (a '%'). Expanded names are sanitised to [a-z0-9][a-z0-9_.-]*.
   // A fixed name is one shared workload, created on the first match and removed when empty.
+  // Default: the rule's name.
   std::string workload;
   Limits limits;                     // applied when the rule creates the workload's cgroup
 

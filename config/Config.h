@@ -12,16 +12,12 @@
 #include <vector>
 
 #include "collectors/Limits.h"
+#include "config/AdoptRule.h"
 #include "config/PolicyRule.h"
+#include "config/SourceLocation.h"
 
 namespace cgwarden::config {
 
-// Where a value came from, for messages: "cgwarden.yaml:12:7".
-struct SourceLocation {
-  std::string file;
-  int line = 0;    // 1-based; 0 when unknown (API requests, CLI flags)
-  int column = 0;  // 1-based
-};
 
 enum class RestartPolicy { Never, OnFailure, Always };
 
@@ -97,6 +93,7 @@ struct Config {
   AgentSpec agent;
   std::vector<WorkloadSpec> workloads;
   std::vector<PolicyRule> policies;
+  std::vector<AdoptRule> adoptRules;  // `adopt:`, in file order (the first matching rule wins)
   std::string path;  // the file it came from ("" for built-in / API)
 };
 

@@ -8,6 +8,7 @@ const std::vector<Section>& configSections() {
       {"agent", parseAgentSection, nullptr},
       {"workloads", parseWorkloadsSection, finishWorkloadsSection},
       {"policies", parsePoliciesSection, finishPoliciesSection},
+      {"adopt", parseAdoptSection, finishAdoptSection},
   };
   return kSections;
 }

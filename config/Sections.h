@@ -33,6 +33,11 @@ void parseAgentSection(const YAML::Node& node, const std::string& path, ParseCon
 void parseWorkloadsSection(const YAML::Node& node, const std::string& path, ParseContext& ctx, Config& out);
 void finishWorkloadsSection(ParseContext& ctx, Config& out);
 
+// adopt:      (AdoptSection.cpp) rules as in config/AdoptRule.h; finish checks that a rule's
+// workload is not a launched one and that parent.workload names a known workload.
+void parseAdoptSection(const YAML::Node& node, const std::string& path, ParseContext& ctx, Config& out);
+void finishAdoptSection(ParseContext& ctx, Config& out);
+
 // One workload mapping (an element of `workloads:` or an API body). Checks everything that
 // does not depend on the rest of the file; `path` is "workloads[2]" or "" for a lone body.
 WorkloadSpec parseWorkload(const YAML::Node& node, const std::string& path, ParseContext& ctx);
