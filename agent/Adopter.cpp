@@ -391,6 +391,11 @@ void Adopter::removeEmptyWorkloads() {
   }
 }
 
+void Adopter::forget(const std::string& workload) {
+  std::lock_guard lock(mu_);
+  workloads_.erase(workload);
+}
+
 AdopterStats Adopter::stats() const {
   std::lock_guard lock(mu_);
   return stats_;

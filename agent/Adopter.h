@@ -111,6 +111,10 @@ class Adopter {
   // A full /proc scan now; returns how many processes it adopted.
   Result<size_t> scan();
 
+  // The supervisor removed `workload` (stopped or deleted it): drop the adopter's handle of its
+  // cgroup without touching the cgroup, so a later adoption into that name creates it afresh.
+  void forget(const std::string& workload);
+
   AdopterStats stats() const;
   // Workloads the adopter has created or adopted into and not removed: name -> cgroup path.
   std::map<std::string, std::string> workloads() const;

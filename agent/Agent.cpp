@@ -51,13 +51,34 @@ Status Agent::start() {
 
   SupervisorOptions options;
   options.stateDir = config_.agent.stateDir;
+  options.stateFile = joinPath(config_.agent.stateDir, kStateFileName);
   supervisor_ = std::make_unique<Supervisor>(std::move(*manager), options);
-  size_t launched = 0;
+
+  // What a previous agent left running is taken over before anything is launched.
+  auto saved = readStateFile(options.stateFile);
+  if (!saved) {
+    spdlog::warn("{}; starting without it (it will be overwritten)", saved.error().message());
+    saved = AgentState{};
+  }
+  RestoreReport restored = supervisor_->restore(*saved);
+  if (!saved->workloads.empty() || !restored.unclaimed.empty() || !restored.removedEmpty.empty()) {
+    spdlog::info("restore from {}: {} still running, {} ended while no agent ran, {} not restored, {} unclaimed "
+                 "cgroups left, {} empty ones removed",
+                 options.stateFile, restored.resumed.size(), restored.endedAway.size(), restored.dropped.size(),
+                 restored.unclaimed.size(), restored.removedEmpty.size());
+  }
+
+  size_t launched = 0, alreadyThere = 0;
   for (const auto& spec : config_.workloads) {
+    if (supervisor_->status(spec.name)) {
+      ++alreadyThere;  // restored from the state: not launched again
+      continue;
+    }
     // A workload that cannot start is logged (by the supervisor) and left `failed`.
     if (supervisor_->launch(spec)) ++launched;
   }
-  spdlog::info("{} of {} workloads started", launched, config_.workloads.size());
+  spdlog::info("{} of {} workloads started, {} restored", launched, config_.workloads.size() - alreadyThere,
+               alreadyThere);
 
   for (auto& c : components_) {
     if (auto st = c->start(*this); !st) {

@@ -25,6 +25,9 @@
 
 namespace cgwarden::agent {
 
+// <state_dir>/state.json: the supervisor's persistent state (SupervisorState.h).
+inline constexpr const char* kStateFileName = "state.json";
+
 struct AgentOptions {
   bool leaveRunning = false;  // --leave-running; ORed with agent.leave_running from the config
 };
@@ -40,7 +43,9 @@ class Agent {
   void addComponent(std::unique_ptr<AgentComponent> component);
 
   // Detects the cgroup layout, creates the manager rooted at agent.cgroup_root, prepares the
-  // root, starts the supervisor and launches every configured workload (a workload whose
+  // root, starts the supervisor, restores what <state_dir>/state.json says was running
+  // (Supervisor::restore: same pids, nothing restarted; an unreadable file is logged and
+  // ignored), and launches every configured workload that was not restored (a workload whose
   // launch fails is logged and left `failed`; the others run), then starts the components.
   // Fails on cgroup set-up errors and component start failures.
   Status start();

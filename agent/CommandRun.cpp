@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "agent/AdopterComponent.h"
 #include "agent/Agent.h"
 #include "agent/Commands.h"
 #include "agent/Logging.h"
@@ -101,6 +102,11 @@ int commandRun(const std::vector<std::string>& args) {
   ServingComponent* servingPtr = serving.get();
   agent.addComponent(std::move(serving));
 
+  // Adoption: `adopt:` rules and POST /api/v1/adopt; adopted workloads join the supervisor.
+  auto adopter = std::make_unique<AdopterComponent>([servingPtr] { return &servingPtr->metrics(); });
+  AdopterComponent* adopterPtr = adopter.get();
+  agent.addComponent(std::move(adopter));
+
   PolicerHooks policeHooks;
   policeHooks.server = [servingPtr] { return &servingPtr->server(); };
   policeHooks.registry = [servingPtr] { return &servingPtr->metrics().registry(); };
@@ -127,6 +133,7 @@ int commandRun(const std::vector<std::string>& args) {
   apiHooks.server = [servingPtr] { return &servingPtr->server(); };
   apiHooks.snapshots = [servingPtr] { return servingPtr->metrics().latestPair(); };
   apiHooks.events = policePtr->eventsFn();
+  apiHooks.adopt = adopterPtr->adoptFn();
   apiHooks.reload = [&reload]() -> Result<ReloadOutcome> {
     ReloadReport report = reload();
     ReloadOutcome out;

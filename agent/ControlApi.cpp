@@ -295,6 +295,8 @@ struct ControlApi::State {
     json w = json::object();
     w["name"] = s.name;
     w["state"] = workloadStateName(s.state);
+    w["kind"] = workloadKindName(s.kind);
+    w["restartable"] = s.kind == WorkloadKind::Launched;
     w["pid"] = s.pid > 0 ? json(s.pid) : json(nullptr);
     w["cgroup"] = s.cgroupPath.empty() ? json(nullptr) : json("/" + s.cgroupPath);
     json pids = json::array();
@@ -366,7 +368,9 @@ struct ControlApi::State {
     j["cgroup"] = {{"mode", collectors::cgroupModeName(layout.mode)},
                    {"root", supervisor.cgroups().root()},
                    {"controllers", supervisor.cgroups().controllers()},
-                   {"layout", layout.describe()}};
+                   {"layout", layout.describe()},
+                   // Left by a previous agent, in no saved state, not empty: never touched.
+                   {"unclaimed", supervisor.unclaimedCgroups()}};
     std::string path, hash;
     {
       std::lock_guard lock(mu);
@@ -564,9 +568,12 @@ struct ControlApi::State {
       return failIssues(issues);
     }
     workload = request.name;
-    if (supervisor.status(request.name)) {
+    if (auto existing = supervisor.status(request.name)) {
       result = "name in use";
-      return fail(409, "\"" + request.name + "\" is a launched workload; adopt into another name", "name");
+      return fail(409, "\"" + request.name + "\" is " +
+                           (existing->kind == WorkloadKind::Launched ? "a launched" : "an adopted") +
+                           " workload; adopt into another name",
+                  "name");
     }
     AdoptFn fn;
     {

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,14 @@ void mergeLimits(Limits& into, const Limits& from) {
   }
 }
 
+int64_t toEpochMs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+bool isLiveStateName(std::string_view state) {
+  return state == "starting" || state == "running" || state == "stopping" || state == "restarting";
+}
+
 Error notFound(std::string_view name) {
   return Error::fromErrno("find workload", std::string(name), ENOENT, "no workload of that name is registered");
 }
@@ -109,10 +118,13 @@ struct Supervisor::Workload {
   enum class After { Stop, Restart, Remove };
 
   config::WorkloadSpec spec;
+  WorkloadKind kind = WorkloadKind::Launched;
   std::unique_ptr<Cgroup> cgroup;
   WorkloadState state = WorkloadState::Starting;
   pid_t pid = -1;
   UniqueFd pidfd;
+  bool child = true;         // pid is our child (waitpid); else watched by pidfd only
+  uint64_t startTicks = 0;   // /proc/<pid>/stat start time of pid
   uint32_t restarts = 0;
   uint32_t streak = 0;  // restarts in the current crash loop
   uint32_t oomKills = 0;
@@ -140,6 +152,9 @@ struct Supervisor::Impl {
   std::thread thread;
   bool quit = false;
   bool finished = false;
+  bool dirty = false;               // state changed since the state file was written
+  std::string lastPersistError;     // logged once per distinct message
+  std::vector<std::string> unclaimed;
 
   // ---- under mu ----
 
@@ -158,6 +173,7 @@ struct Supervisor::Impl {
     bool bad = kind == WorkloadEvent::Kind::Failed || kind == WorkloadEvent::Kind::LaunchFailed ||
                kind == WorkloadEvent::Kind::OomKilled;
     spdlog::log(bad ? spdlog::level::warn : spdlog::level::info, "workload {}: {}", w.spec.name, message);
+    dirty = true;
     pending.push_back(WorkloadEvent{kind, w.spec.name, exit, delay, std::move(message)});
   }
 
@@ -165,7 +181,9 @@ struct Supervisor::Impl {
     WorkloadStatus s;
     s.name = w.spec.name;
     s.state = w.state;
+    s.kind = w.kind;
     s.pid = w.pid;
+    s.childOfAgent = w.child;
     s.cgroupPath = w.cgroup ? w.cgroup->path() : std::string();
     s.restarts = w.restarts;
     s.oomKills = w.oomKills;
@@ -178,6 +196,72 @@ struct Supervisor::Impl {
     s.lastError = w.lastError;
     s.limits = w.spec.limits;
     return s;
+  }
+
+  // Rewrites the state file if anything changed (SupervisorOptions::stateFile).
+  void persist() {
+    if (!dirty || options.stateFile.empty()) return;
+    dirty = false;
+    AgentState state;
+    for (const auto& [name, w] : workloads) {
+      StateEntry e;
+      e.spec = w->spec;
+      e.kind = w->kind;
+      e.state = workloadStateName(w->state);
+      e.pid = w->pid;
+      e.startTicks = w->pid > 0 ? w->startTicks : 0;
+      e.restarts = w->restarts;
+      e.oomKills = w->oomKills;
+      e.oomCounterAtStart = w->oomAtStart;
+      e.startedAtMs = toEpochMs(w->startedAt);
+      state.workloads.push_back(std::move(e));
+    }
+    if (auto st = writeStateFile(options.stateFile, state); !st) {
+      std::string message = st.error().message();
+      if (message != lastPersistError) spdlog::warn("state: {} (a restarted agent may not re-adopt)", message);
+      lastPersistError = message;
+    } else if (!lastPersistError.empty()) {
+      spdlog::info("state: {} written again", options.stateFile);
+      lastPersistError.clear();
+    }
+  }
+
+  // Watches `pid`, which is not our child, by pidfd. With `expectedTicks`, only if it is still
+  // the process that started then (pid reuse). False when it is gone (or a zombie).
+  bool watchForeign(Workload& w, pid_t pid, std::optional<uint64_t> expectedTicks) {
+    auto ticks = processStartTicks(pid, options.procRoot);
+    if (!ticks || (expectedTicks && *ticks != *expectedTicks)) return false;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!fd.valid()) return false;
+    // The pidfd pins this pid: if it still has the same start time now, fd is that process.
+    if (!sameProcessAlive(pid, *ticks, options.procRoot)) return false;
+    w.pid = pid;
+    w.pidfd = std::move(fd);
+    w.startTicks = *ticks;
+    w.child = false;
+    return true;
+  }
+
+  // Watches the lowest pid left in the workload's cgroup; false when none is left.
+  bool watchLowestMember(Workload& w) {
+    if (!w.cgroup) return false;
+    auto members = w.cgroup->pids();
+    if (!members) return false;
+    std::vector<pid_t> sorted = *members;
+    std::sort(sorted.begin(), sorted.end());
+    for (pid_t p : sorted) {
+      if (watchForeign(w, p, std::nullopt)) return true;
+    }
+    return false;
+  }
+
+  // A pidfd-watched main process has exited (or, without a pidfd, is no longer the same process).
+  bool foreignEnded(const Workload& w) const {
+    if (w.pidfd.valid()) {
+      pollfd p{w.pidfd.get(), POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    }
+    return !sameProcessAlive(w.pid, w.startTicks, options.procRoot);
   }
 
   Status ensureCgroup(Workload& w) {
@@ -219,6 +303,8 @@ struct Supervisor::Impl {
     if (!launched) return launched.error();
     w.pid = launched->pid;
     w.pidfd = std::move(launched->pidfd);
+    w.child = true;
+    w.startTicks = processStartTicks(w.pid, options.procRoot).value_or(0);
     w.startedAt = launched->startedAt;
     w.startedSteady = Clock::now();
     w.state = WorkloadState::Running;
@@ -264,13 +350,21 @@ struct Supervisor::Impl {
     workloads.erase(w.spec.name);
   }
 
-  void handleExit(Workload& w, int waitStatus) {
-    ExitStatus exit = ExitStatus::fromWaitStatus(waitStatus);
+  // The main process of a launched workload ended; `exit` is unknown when it was not our child.
+  void handleExit(Workload& w, std::optional<ExitStatus> exit) {
+    const pid_t endedPid = w.pid;
     w.pid = -1;
     w.pidfd.reset();
     bool oom = w.cgroup && readOomKills(*w.cgroup).value_or(0) > w.oomAtStart;
     w.lastExit = exit;
     w.lastExitWasOom = oom;
+    const std::string what = exit ? exit->describe() : "exit status unknown";
+    if (!exit) {
+      w.lastError = "pid " + std::to_string(endedPid) +
+                    " was not the agent's child (re-adopted after an agent restart): its exit status is unknown" +
+                    (oom ? "; the cgroup's oom_kill counter rose" : "; counted as a failure");
+      spdlog::warn("workload {}: {}", w.spec.name, w.lastError);
+    }
     // Whatever the main process left behind (children without a pid namespace) goes too.
     if (w.cgroup) {
       if (auto st = w.cgroup->killAll(options.cleanupTimeout); !st) spdlog::warn("workload {}: {}", w.spec.name, st.error().message());
@@ -280,7 +374,7 @@ struct Supervisor::Impl {
         case Workload::After::Stop:
           removeCgroup(w);
           w.state = WorkloadState::Stopped;
-          emit(WorkloadEvent::Kind::Stopped, w, "stopped (" + exit.describe() + (w.killed ? ", killed after the grace period)" : ")"), exit);
+          emit(WorkloadEvent::Kind::Stopped, w, "stopped (" + what + (w.killed ? ", killed after the grace period)" : ")"), exit);
           return;
         case Workload::After::Remove:
           removeCgroup(w);
@@ -297,13 +391,39 @@ struct Supervisor::Impl {
     }
     if (oom) ++w.oomKills;
     if (Clock::now() - w.startedSteady >= w.spec.restart.resetAfter) w.streak = 0;
-    bool succeeded = !oom && !exit.signaled && exit.code == 0;
+    bool succeeded = exit && !oom && !exit->signaled && exit->code == 0;
     if (oom) {
-      emit(WorkloadEvent::Kind::OomKilled, w, "OOM-killed by the kernel (" + exit.describe() + ")", exit);
+      emit(WorkloadEvent::Kind::OomKilled, w, "OOM-killed by the kernel (" + what + ")", exit);
     } else {
-      emit(WorkloadEvent::Kind::Exited, w, "exited: " + exit.describe(), exit);
+      emit(WorkloadEvent::Kind::Exited, w, "exited: " + what, exit);
     }
     runEnded(w, succeeded);
+  }
+
+  // The watched process of an adopted workload ended: watch another member, or, when the
+  // cgroup is empty, finish a stop or remove the workload. `w` may be erased.
+  void adoptedMainEnded(Workload& w) {
+    const pid_t endedPid = w.pid;
+    w.pid = -1;
+    w.pidfd.reset();
+    if (watchLowestMember(w)) {
+      spdlog::info("workload {}: pid {} ended; now watching pid {}", w.spec.name, endedPid, w.pid);
+      dirty = true;
+      return;
+    }
+    if (w.state == WorkloadState::Stopping && w.after == Workload::After::Stop) {
+      removeCgroup(w);
+      w.state = WorkloadState::Stopped;
+      emit(WorkloadEvent::Kind::Stopped, w,
+           std::string("stopped (every process ended") + (w.killed ? ", killed after the grace period)" : ")"));
+      return;
+    }
+    removeCgroup(w);
+    if (w.state != WorkloadState::Stopping) {
+      emit(WorkloadEvent::Kind::Exited, w, "every process of the adopted workload ended (last watched pid " +
+                                               std::to_string(endedPid) + "); its cgroup is removed");
+    }
+    forget(w);
   }
 
   void beginStop(Workload& w, Workload::After after) {
@@ -312,7 +432,12 @@ struct Supervisor::Impl {
     w.state = WorkloadState::Stopping;
     w.killAt = Clock::now() + w.spec.stopGrace;
     w.killed = false;
-    if (w.pid > 0 && ::kill(w.pid, w.spec.stopSignal) != 0 && errno != ESRCH) {
+    if (w.kind == WorkloadKind::Adopted && w.cgroup) {
+      // No init of ours forwards the signal: every process of the cgroup gets it.
+      if (auto members = w.cgroup->pids()) {
+        for (pid_t p : *members) ::kill(p, w.spec.stopSignal);
+      }
+    } else if (w.pid > 0 && ::kill(w.pid, w.spec.stopSignal) != 0 && errno != ESRCH) {
       spdlog::warn("workload {}: kill({}, {}): {}", w.spec.name, w.pid, signalName(w.spec.stopSignal), std::strerror(errno));
     }
     wake();
@@ -336,16 +461,23 @@ struct Supervisor::Impl {
     for (const auto& name : names) {
       Workload* w = find(name);
       if (w == nullptr) continue;
-      if (w->pid > 0) {
+      if (w->pid > 0 && !w->child) {
+        if (foreignEnded(*w)) {
+          if (w->kind == WorkloadKind::Adopted) adoptedMainEnded(*w);
+          else handleExit(*w, std::nullopt);
+          w = find(name);
+          if (w == nullptr) continue;
+        }
+      } else if (w->pid > 0) {
         int status = 0;
         pid_t r = ::waitpid(w->pid, &status, WNOHANG);
         if (r == w->pid) {
-          handleExit(*w, status);
+          handleExit(*w, ExitStatus::fromWaitStatus(status));
           w = find(name);
           if (w == nullptr) continue;
         } else if (r < 0 && errno == ECHILD) {
           // Not our child any more (someone reaped it): treat as gone, status unknown.
-          handleExit(*w, 0);
+          handleExit(*w, std::nullopt);
           w = find(name);
           if (w == nullptr) continue;
         }
@@ -396,6 +528,7 @@ struct Supervisor::Impl {
       lock.lock();
       if (quit) break;
       tick();
+      persist();
       changed.notify_all();
       deliverLocked(lock);
     }
@@ -417,6 +550,7 @@ struct Supervisor::Impl {
 
   // For public methods: notify waiters and deliver events.
   void finish(std::unique_lock<std::mutex>& lock) {
+    persist();
     changed.notify_all();
     deliverLocked(lock);
   }
@@ -468,6 +602,176 @@ Status Supervisor::launch(const config::WorkloadSpec& specIn) {
   return result;
 }
 
+Status Supervisor::adopt(const AdoptedWorkloadSpec& spec) {
+  if (auto st = validateCgroupName(spec.name); !st || spec.name.find('/') != std::string::npos) {
+    return Error::invalid("adopt", spec.name, st ? "a workload name cannot contain '/'" : st.error().detail);
+  }
+  std::unique_lock lock(impl_->mu);
+  if (impl_->finished) return Error::invalid("adopt", spec.name, "the supervisor is shut down");
+  if (Workload* old = impl_->find(spec.name); old && old->kind == WorkloadKind::Adopted && !old->cgroup) {
+    impl_->workloads.erase(old->spec.name);  // stopped earlier, its cgroup removed: adopted afresh
+  }
+  if (Workload* existing = impl_->find(spec.name)) {
+    return Error::fromErrno("adopt", spec.name, EEXIST,
+                            existing->kind == WorkloadKind::Adopted
+                                ? "an adopted workload of that name is registered (the processes joined its cgroup)"
+                                : "a launched workload of that name is registered");
+  }
+  auto cg = impl_->manager->open(spec.name);
+  if (!cg) {
+    Error e = cg.error();
+    e.context("adopt " + spec.name);
+    return e;
+  }
+  auto w = std::make_unique<Workload>();
+  w->kind = WorkloadKind::Adopted;
+  w->spec.name = spec.name;
+  w->spec.labels = spec.labels;
+  w->spec.limits = spec.limits;
+  w->spec.stopSignal = spec.stopSignal;
+  w->spec.stopGrace = spec.stopGrace;
+  w->spec.restart.policy = config::RestartPolicy::Never;
+  w->cgroup = std::move(*cg);
+  if (!impl_->watchForeign(*w, spec.mainPid, std::nullopt) && !impl_->watchLowestMember(*w)) {
+    return Error::fromErrno("adopt", "/" + w->cgroup->path(), ESRCH,
+                            "pid " + std::to_string(spec.mainPid) + " and every other process of the cgroup ended");
+  }
+  w->oomAtStart = readOomKills(*w->cgroup).value_or(0);
+  w->state = WorkloadState::Running;
+  w->startedAt = std::chrono::system_clock::now();
+  w->startedSteady = Clock::now();
+  Workload& ref = *w;
+  impl_->workloads.emplace(ref.spec.name, std::move(w));
+  impl_->emit(WorkloadEvent::Kind::Started, ref,
+              "adopted: watching pid " + std::to_string(ref.pid) + " in /" + ref.cgroup->path() +
+                  " (not restartable)");
+  impl_->wake();
+  impl_->finish(lock);
+  return {};
+}
+
+void Supervisor::forgetAdopted(std::string_view name) {
+  std::unique_lock lock(impl_->mu);
+  Workload* w = impl_->find(name);
+  if (w == nullptr || w->kind != WorkloadKind::Adopted) return;
+  w->cgroup.reset();  // removed by the adopter already
+  impl_->forget(*w);
+  impl_->finish(lock);
+}
+
+RestoreReport Supervisor::restore(const AgentState& state) {
+  RestoreReport report;
+  std::unique_lock lock(impl_->mu);
+  for (const StateEntry& e : state.workloads) {
+    const std::string& name = e.spec.name;
+    if (impl_->find(name) != nullptr || validateCgroupName(name).ok() == false) {
+      spdlog::warn("restore {}: duplicate or invalid name in the state file; skipped", name);
+      report.dropped.push_back(name);
+      continue;
+    }
+    if (!isLiveStateName(e.state)) {
+      spdlog::info("restore {}: was {} when the state was saved; not restored", name, e.state);
+      report.dropped.push_back(name);
+      continue;
+    }
+    auto w = std::make_unique<Workload>();
+    w->spec = e.spec;
+    w->kind = e.kind;
+    w->restarts = e.restarts;
+    w->oomKills = e.oomKills;
+    w->oomAtStart = e.oomCounterAtStart;
+    w->startedAt = std::chrono::system_clock::time_point(milliseconds(e.startedAtMs));
+    auto sinceStart = std::chrono::system_clock::now() - w->startedAt;
+    w->startedSteady = Clock::now() - std::chrono::duration_cast<Clock::duration>(sinceStart);
+    auto cg = impl_->manager->open(name);
+    if (cg) w->cgroup = std::move(*cg);
+
+    if (w->cgroup && e.pid > 0 && impl_->watchForeign(*w, e.pid, e.startTicks)) {
+      w->state = WorkloadState::Running;
+      Workload& ref = *w;
+      impl_->workloads.emplace(name, std::move(w));
+      impl_->emit(WorkloadEvent::Kind::Started, ref,
+                  std::string("re-adopted after an agent restart: ") + workloadKindName(ref.kind) + ", pid " +
+                      std::to_string(ref.pid) + " still running in /" + ref.cgroup->path() + ", " +
+                      std::to_string(ref.restarts) + " restarts so far");
+      report.resumed.push_back(name);
+      continue;
+    }
+    if (!w->cgroup) {
+      // Its process may run on elsewhere (someone moved it): never touched.
+      spdlog::warn("restore {}: its cgroup /{}/{} is gone; not restored", name, impl_->manager->root(), name);
+      report.dropped.push_back(name);
+      continue;
+    }
+    if (w->kind == WorkloadKind::Adopted) {
+      if (impl_->watchLowestMember(*w)) {
+        w->state = WorkloadState::Running;
+        Workload& ref = *w;
+        impl_->workloads.emplace(name, std::move(w));
+        impl_->emit(WorkloadEvent::Kind::Started, ref,
+                    "re-adopted after an agent restart: pid " + std::to_string(e.pid) + " ended, watching pid " +
+                        std::to_string(ref.pid) + " in /" + ref.cgroup->path());
+        report.resumed.push_back(name);
+      } else {
+        spdlog::info("restore {}: every process of the adopted workload ended while no agent ran; removing its cgroup",
+                     name);
+        impl_->removeCgroup(*w);
+        report.dropped.push_back(name);
+      }
+      continue;
+    }
+    // Launched, and its main process ended while no agent was watching.
+    Workload& ref = *w;
+    impl_->workloads.emplace(name, std::move(w));
+    bool oom = readOomKills(*ref.cgroup).value_or(0) > ref.oomAtStart;
+    if (auto st = ref.cgroup->killAll(impl_->options.cleanupTimeout); !st) {
+      spdlog::warn("workload {}: {}", name, st.error().message());
+    }
+    ref.pid = -1;
+    ref.lastExit.reset();
+    ref.lastExitWasOom = oom;
+    if (oom) ++ref.oomKills;
+    ref.lastError = "pid " + std::to_string(e.pid) + " ended while no agent ran (exit status unknown" +
+                    std::string(oom ? ", the cgroup's oom_kill counter rose" : "; counted as a failure") + ")";
+    impl_->emit(oom ? WorkloadEvent::Kind::OomKilled : WorkloadEvent::Kind::Exited, ref, ref.lastError);
+    impl_->runEnded(ref, false);
+    report.endedAway.push_back(name);
+  }
+
+  impl_->unclaimed.clear();
+  if (auto children = impl_->manager->children()) {
+    for (const std::string& child : *children) {
+      if (impl_->find(child) != nullptr) continue;
+      auto cg = impl_->manager->open(child);
+      if (!cg) continue;
+      auto members = (*cg)->pids();
+      if (members && members->empty()) {
+        if (auto st = (*cg)->remove(impl_->options.cleanupTimeout); st) {
+          spdlog::info("cgroup /{}: under the root but in no saved state, and empty: removed", (*cg)->path());
+          report.removedEmpty.push_back(child);
+          continue;
+        }
+      }
+      spdlog::warn("cgroup /{}: under the root but in no saved state, holding {} process(es): left alone (nothing "
+                   "in it is killed; remove it by hand when done)",
+                   (*cg)->path(), members ? std::to_string(members->size()) : "unknown");
+      report.unclaimed.push_back(child);
+    }
+  } else {
+    spdlog::warn("restore: cannot list the cgroup root: {}", children.error().message());
+  }
+  impl_->unclaimed = report.unclaimed;
+  impl_->dirty = true;
+  impl_->wake();
+  impl_->finish(lock);
+  return report;
+}
+
+std::vector<std::string> Supervisor::unclaimedCgroups() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->unclaimed;
+}
+
 Status Supervisor::stop(std::string_view name) {
   std::unique_lock lock(impl_->mu);
   Workload* w = impl_->find(name);
@@ -490,6 +794,11 @@ Status Supervisor::restart(std::string_view name) {
   std::unique_lock lock(impl_->mu);
   Workload* w = impl_->find(name);
   if (w == nullptr) return notFound(name);
+  if (w->kind == WorkloadKind::Adopted) {
+    return Error::invalid("restart", std::string(name),
+                          "an adopted workload cannot be restarted: cgwarden did not start it and does not know its "
+                          "command (stop it, or start it again the way it was started)");
+  }
   Status result;
   switch (w->state) {
     case WorkloadState::Starting:
@@ -542,6 +851,7 @@ Status Supervisor::applyLimits(std::string_view name, const Limits& limits) {
     if (auto st = w->cgroup->applyLimits(limits); !st) return st;
   }
   mergeLimits(w->spec.limits, limits);
+  impl_->dirty = true;
   spdlog::info("workload {}: limits set: {}", w->spec.name, describeLimits(limits));
   impl_->finish(lock);
   return {};
@@ -662,6 +972,7 @@ void Supervisor::shutdown() {
       impl_->removeCgroup(*w);
     }
   }
+  impl_->persist();
   impl_->quit = true;
   impl_->finished = true;
   impl_->wake();
@@ -673,6 +984,7 @@ void Supervisor::detach() {
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->finished) return;
+    impl_->persist();
     impl_->quit = true;
     impl_->finished = true;
     impl_->wake();

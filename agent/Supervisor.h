@@ -12,12 +12,26 @@
 // across restarts and while the workload is exited/oom_killed/failed (its kernel counters stay
 // monotonic and readable for the metrics), and removed by stop(), remove() and shutdown().
 //
+// Kinds (WorkloadStatus.h): `launched` workloads are started by launch(); `adopted` ones are
+// processes the Adopter moved into "<root>/<name>" and handed over with adopt(). Both are
+// sampled, exported, policed and stopped alike; an adopted one cannot be restarted.
+//
+// Main processes that are not the agent's children (adopted ones, and launched ones re-adopted
+// by restore() after an agent restart) are watched with pidfd_open(2) (readable once the process
+// has exited) and cannot be waitpid'ed: their exit status is unknown. A launched workload whose
+// status is unknown counts as failed for `on-failure` (logged), OOM still comes from the counter.
+//
+// Persistence: with SupervisorOptions::stateFile set, the state (SupervisorState.h) is rewritten
+// atomically after every change of the set of workloads, of a state, pid, restart count or limits.
+//
 // OOM kills: the kernel's oom_kill counter of the workload's memory cgroup (v1
 // memory.oom_control, v2 memory.events, "oom_kill N") is read when a run starts and when it
 // ends; a rise means the run ended by OOM, whatever its exit status says.
 
+#include <csignal>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +39,7 @@
 
 #include "agent/Cgroup.h"
 #include "agent/Launcher.h"
+#include "agent/SupervisorState.h"
 #include "agent/WorkloadEvent.h"
 #include "agent/WorkloadStatus.h"
 #include "collectors/Result.h"
@@ -39,6 +54,30 @@ struct SupervisorOptions {
   // Upper bound for one SIGKILL sweep of a cgroup and for waiting until it is empty.
   std::chrono::milliseconds cleanupTimeout{5000};
   LaunchOptions launch;
+  // Where the state is persisted (the agent: <state_dir>/state.json); "" = not persisted.
+  std::string stateFile;
+  std::string procRoot = "/proc";  // for start times (pid-reuse checks)
+};
+
+// Processes the Adopter already moved into "<root>/<name>", handed to the supervisor.
+struct AdoptedWorkloadSpec {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  Limits limits;                    // as applied to the cgroup; recorded, not written again
+  pid_t mainPid = -1;               // the adopted process (thread-group id)
+  int stopSignal = SIGTERM;         // on stop, sent to every process of the cgroup
+  std::chrono::milliseconds stopGrace{10000};
+};
+
+// What restore() did with a state file (names of workloads, or of cgroups under the root).
+struct RestoreReport {
+  std::vector<std::string> resumed;       // same process still running: watched again, not restarted
+  std::vector<std::string> endedAway;     // launched, its process ended while no agent ran: restart policy applied
+  std::vector<std::string> dropped;       // entries not restored (not running when saved, adopted and empty,
+                                          // cgroup gone); the log says why
+  std::vector<std::string> unclaimed;     // cgroups under the root that no entry names and that hold
+                                          // processes: left alone (nothing in them is killed)
+  std::vector<std::string> removedEmpty;  // cgroups under the root that no entry names, empty: removed
 };
 
 class Supervisor {
@@ -59,11 +98,38 @@ class Supervisor {
   // launch error is returned.
   Status launch(const config::WorkloadSpec& spec);
 
+  // Takes over an adopted workload: opens "<root>/<name>" (it must exist, with the processes in
+  // it), watches `mainPid` by pidfd (if it is already gone, the lowest pid left in the cgroup).
+  // When the watched process ends, the lowest remaining member is watched instead; when none
+  // remains the cgroup is removed and the workload forgotten (event `removed`). EEXIST when a
+  // workload of that name is registered (an adopted one: the new processes simply joined it);
+  // ESRCH when the cgroup has no process left.
+  Status adopt(const AdoptedWorkloadSpec& spec);
+  // The Adopter removed the (empty) cgroup of a rule workload: forget it without touching the
+  // cgroup. No-op for unknown names and for launched workloads.
+  void forgetAdopted(std::string_view name);
+
+  // Agent start, before launching the configured workloads: re-registers the entries of a
+  // previous agent's state that were live (starting, running, stopping, restarting):
+  //  - pid alive with the recorded start time (sameProcessAlive) and cgroup present: watched
+  //    again by pidfd as it was (same pid, kind, spec, limits, restart count; nothing written to
+  //    the cgroup, nothing restarted);
+  //  - launched, process gone: the cgroup is kept (or re-created), leftovers killed, and the run
+  //    counts as ended with an unknown status (OOM if the cgroup's oom_kill counter rose since the
+  //    recorded start): the restart policy decides;
+  //  - adopted, process gone: the lowest remaining member is watched; an empty cgroup is removed.
+  // Then every cgroup directly under the root that no workload owns is logged: removed when
+  // empty, else reported (unclaimedCgroups) and left alone.
+  RestoreReport restore(const AgentState& state);
+  // The `unclaimed` cgroups of the last restore() (names under the root).
+  std::vector<std::string> unclaimedCgroups() const;
+
   // Sends the stop signal; after the grace period SIGKILLs the whole cgroup; then removes the
   // cgroup and the state becomes `stopped`. Returns at once (see waitFor). A workload that is
   // not running is stopped right away.
   Status stop(std::string_view name);
   // Running: stop (with grace) and start again at once, without back-off or counting.
+  // Adopted workloads cannot be restarted (Error::invalid, errnum 0: the API's 409).
   // Otherwise: start now (re-creating the cgroup if it was removed); the restart streak resets.
   Status restart(std::string_view name);
   // stop(), then forget the workload once its cgroup is gone.

@@ -276,7 +276,9 @@ config::WorkloadSpec specFromJson(const json& j, const std::string& where) {
 json entryToJson(const StateEntry& e) {
   return {{"name", e.spec.name},     {"kind", workloadKindName(e.kind)}, {"state", e.state},
           {"pid", e.pid},            {"start_ticks", e.startTicks},      {"restarts", e.restarts},
-          {"oom_kills", e.oomKills}, {"spec", specToJson(e.spec)}};
+          {"oom_kills", e.oomKills}, {"oom_counter_at_start", e.oomCounterAtStart},
+          {"started_at_ms", e.startedAtMs},
+          {"spec", specToJson(e.spec)}};
 }
 
 }  // namespace
@@ -320,6 +322,8 @@ Result<AgentState> stateFromJson(std::string_view text, const std::string& path)
       get(wj, "start_ticks", w, e.startTicks);
       get(wj, "restarts", w, e.restarts);
       get(wj, "oom_kills", w, e.oomKills);
+      get(wj, "oom_counter_at_start", w, e.oomCounterAtStart);
+      get(wj, "started_at_ms", w, e.startedAtMs);
       const json* spec = member(wj, "spec", w);
       if (spec == nullptr) throw BadField{w + ".spec", "missing"};
       e.spec = specFromJson(*spec, w + ".spec");

@@ -8,6 +8,9 @@
 //     {"name": "web", "kind": "launched", "state": "running", "pid": 4242,
 //      "start_ticks": 123456,              // /proc/<pid>/stat field 22 (clock ticks since boot)
 //      "restarts": 0, "oom_kills": 0,
+//      "oom_counter_at_start": 0,          // the cgroup's kernel oom_kill counter when this run began
+//      "started_at_ms": 1764619200000,     // wall clock of the run's start (uptime, start-time metric)
+
 //      "spec": {"name": "web", "command": ["nginx"], "limits": {"memory": {"max": 67108864}}, ...}}]}
 // Spec keys: name command env working_dir uid gid user group labels image namespaces hostname
 // rlimits limits restart stop_signal stop_grace_ms stdout stderr. Missing keys keep the
@@ -24,13 +27,12 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/WorkloadStatus.h"
 #include "collectors/Result.h"
 #include "config/Config.h"
 
 namespace cgwarden::agent {
 
-enum class WorkloadKind { Launched, Adopted };
-const char* workloadKindName(WorkloadKind kind);  // "launched", "adopted"
 
 struct StateEntry {
   config::WorkloadSpec spec;   // adopted: name, labels, limits (command empty)
@@ -40,6 +42,8 @@ struct StateEntry {
   uint64_t startTicks = 0;     // its /proc/<pid>/stat start time
   uint32_t restarts = 0;
   uint32_t oomKills = 0;
+  uint64_t oomCounterAtStart = 0;  // kernel oom_kill counter of the cgroup when the run began
+  int64_t startedAtMs = 0;         // wall clock (ms since the epoch) when the run began
   bool operator==(const StateEntry&) const;
 };
 

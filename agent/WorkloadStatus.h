@@ -22,6 +22,11 @@
 
 namespace cgwarden::agent {
 
+// launched: cgwarden started it (restartable). adopted: processes cgwarden took over
+// (Adopter, POST /api/v1/adopt); it cannot be restarted since its command is unknown.
+enum class WorkloadKind { Launched, Adopted };
+const char* workloadKindName(WorkloadKind kind);  // "launched", "adopted"
+
 enum class WorkloadState { Starting, Running, Stopping, Restarting, Exited, OomKilled, Stopped, Failed };
 
 // "starting", "running", ..., "oom_killed" (the SampleTarget::state vocabulary).
@@ -30,7 +35,11 @@ const char* workloadStateName(WorkloadState state);
 struct WorkloadStatus {
   std::string name;
   WorkloadState state = WorkloadState::Starting;
-  pid_t pid = -1;              // host pid of the main process (cgwarden's init with a pid namespace)
+  WorkloadKind kind = WorkloadKind::Launched;
+  pid_t pid = -1;              // host pid of the main process (cgwarden's init with a pid namespace;
+                               // adopted: the adopted process, then the lowest remaining member)
+  bool childOfAgent = true;    // false: watched by pidfd only (adopted, or re-adopted after an
+                               // agent restart); its exit status is then unknown
   std::string cgroupPath;      // relative to the mounts, "cgwarden/web"; empty once removed
   uint32_t restarts = 0;       // automatic restarts since launch(); never decreases
   uint32_t oomKills = 0;       // runs ended by the OOM killer (kernel oom_kill counter rose)
