@@ -14,6 +14,7 @@
 #include "agent/Adopter.h"
 #include "agent/ExitStatus.h"
 #include "integration/AdoptHelpers.h"
+#include "integration/AgentProcess.h"
 #include "integration/ApiHelpers.h"
 
 namespace cgwarden::testing {
@@ -25,61 +26,7 @@ using namespace std::chrono_literals;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-// The binary in the background, stdout and stderr into files.
-class Proc {
- public:
-  explicit Proc(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {}) {
-    static int counter = 0;
-    std::string base = joinPath(launchTempDir(), "apicli-" + std::to_string(++counter));
-    outPath_ = base + ".out";
-    errPath_ = base + ".err";
-    args.insert(args.begin(), cgwardenBinary());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int in = ::open("/dev/null", O_RDONLY);
-      int out = ::open(outPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open(errPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(in, 0);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      ::unsetenv("CGWARDEN_CONFIG");
-      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(126);
-    }
-  }
-  ~Proc() {
-    if (!done_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Proc(const Proc&) = delete;
-  Proc& operator=(const Proc&) = delete;
-  pid_t pid() const { return pid_; }
-  int wait(std::chrono::milliseconds timeout = 60s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        done_ = true;
-        return agent::ExitStatus::fromWaitStatus(status).shellCode();
-      }
-      if (std::chrono::steady_clock::now() >= deadline) return -1;
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  std::string out() const { return readFile(outPath_).valueOr(""); }
-  std::string err() const { return readFile(errPath_).valueOr(""); }
-
- private:
-  pid_t pid_ = -1;
-  bool done_ = false;
-  std::string outPath_, errPath_;
-};
+using Proc = BinaryProcess;
 
 struct Ran {
   int code = -1;
@@ -95,17 +42,7 @@ Ran runBinary(std::vector<std::string> args, std::vector<std::pair<std::string, 
   return r;
 }
 
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+uint16_t freePort() { return freeLoopbackPort(); }
 
 std::string shell(const std::string& cmd) {
   std::string out;
@@ -496,16 +433,18 @@ TEST_F(ApiCliTest, AgainstCgwardenRunThroughItsConfigFile) {
   pid_t sh = spawn("/bin/sh", {"sh", "-c", "sleep 60 & wait"});
   for (int i = 0; i < 500 && liveTree(sh).size() < 2; ++i) std::this_thread::sleep_for(2ms);
   Ran adopt = runBinary({"adopt", std::to_string(sh), "--name", "adopted", "--config", config});
-  if (adopt.code == 1 && adopt.err.find("501") != std::string::npos) {
-    // Not wired in `cgwarden run` yet: AdoptMovesARunningProcessTreeThroughTheBinary covers
-    // the CLI + API + Adopter path with the adopter bound in-process.
-    std::fprintf(stderr, "NOTE: cgwarden run answers 501 to adopt (no adopter bound to the control API yet)\n");
-    EXPECT_NE(adopt.err.find("adoption is not available"), std::string::npos) << adopt.err;
-  } else {
-    ASSERT_EQ(adopt.code, 0) << adopt.err;
+  ASSERT_EQ(adopt.code, 0) << adopt.err;
+  {
     auto cg = manager_->open("adopted");
     ASSERT_TRUE(cg.ok());
     for (pid_t p : liveTree(sh)) EXPECT_TRUE(inCgroup(p, **cg, layout_)) << p;
+    // Supervised like a launched one: listed, kind adopted, restart refused.
+    Ran listed = runBinary({"ps", "--config", config});
+    EXPECT_EQ(listed.code, 0) << listed.err;
+    EXPECT_NE(listed.out.find("adopted"), std::string::npos) << listed.out;
+    Ran restart = runBinary({"restart", "adopted", "--config", config});
+    EXPECT_NE(restart.code, 0);
+    EXPECT_NE(restart.err.find("cannot be restarted"), std::string::npos) << restart.err;
   }
   killAndReap({sh});
   ::kill(agentProc.pid(), SIGTERM);

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "integration/AgentProcess.h"
 #include "integration/CgroupFixture.h"
 #include "integration/LaunchHelpers.h"
 
@@ -14,56 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A child running the cgwarden binary with stdout and stderr going to files.
-class Cli {
- public:
-  explicit Cli(std::vector<std::string> args) {
-    static int counter = 0;
-    std::string base = joinPath(launchTempDir(), "cli-" + std::to_string(++counter));
-    outPath_ = base + ".out";
-    errPath_ = base + ".err";
-    args.insert(args.begin(), cgwardenBinary());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int out = ::open(outPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open(errPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(126);
-    }
-  }
-  ~Cli() {
-    if (!done_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  // The exit code (128+signal when killed), or -1 after `timeout` (then it is killed).
-  int wait(std::chrono::milliseconds timeout = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        done_ = true;
-        return agent::ExitStatus::fromWaitStatus(status).shellCode();
-      }
-      if (std::chrono::steady_clock::now() >= deadline) return -1;
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  std::string out() const { return readFile(outPath_).valueOr(""); }
-  std::string err() const { return readFile(errPath_).valueOr(""); }
-
- private:
-  pid_t pid_ = -1;
-  bool done_ = false;
-  std::string outPath_, errPath_;
-};
+using Cli = BinaryProcess;
 
 class LaunchCommandTest : public CgroupTest {
  protected:
