@@ -16,6 +16,8 @@ StateEntry fullEntry() {
   e.startTicks = 987654321;
   e.restarts = 3;
   e.oomKills = 1;
+  e.oomCounterAtStart = 7;
+  e.startedAtMs = 1764619200123;
   config::WorkloadSpec& s = e.spec;
   s.name = "web";
   s.command = {"/usr/sbin/nginx", "-g", "daemon off;"};
@@ -85,6 +87,8 @@ TEST(SupervisorStateTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(back->workloads[0].pid, 4242);
   EXPECT_EQ(back->workloads[0].startTicks, 987654321u);
   EXPECT_EQ(back->workloads[0].restarts, 3u);
+  EXPECT_EQ(back->workloads[0].oomCounterAtStart, 7u);
+  EXPECT_EQ(back->workloads[0].startedAtMs, 1764619200123);
   EXPECT_EQ(back->workloads[1].kind, WorkloadKind::Adopted);
   EXPECT_EQ(stateToJson(*back), text);
 }
@@ -136,6 +140,21 @@ TEST(SupervisorStateTest, StartTimeMismatchMeansAnotherProcess) {
   ASSERT_TRUE(self.has_value());
   EXPECT_TRUE(sameProcessAlive(::getpid(), *self));
   EXPECT_FALSE(sameProcessAlive(::getpid(), *self + 1));
+}
+
+}  // namespace
+}  // namespace cgwarden::agent
+
+namespace cgwarden::agent {
+namespace {
+
+TEST(SupervisorStateTest, FilesWithoutTheNewerKeysStillLoad) {
+  auto back = stateFromJson(R"({"version":1,"workloads":[{"name":"web","kind":"launched","state":"running",
+      "pid":4242,"start_ticks":9,"restarts":0,"oom_kills":0,"spec":{"name":"web","command":["x"]}}]})",
+                            "state.json");
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->workloads[0].oomCounterAtStart, 0u);
+  EXPECT_EQ(back->workloads[0].startedAtMs, 0);
 }
 
 }  // namespace
