@@ -1,5 +1,7 @@
 #include "agent/ConfigDiff.h"
 
+#include <tuple>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -106,6 +108,17 @@ bool sameRule(const config::PolicyRule& a, const config::PolicyRule& b) {
          std::equal(a.actions.begin(), a.actions.end(), b.actions.begin(), b.actions.end(), sameAction);
 }
 
+bool sameAdoptRule(const config::AdoptRule& a, const config::AdoptRule& b) {
+  auto parentKey = [](const config::AdoptRule& r) {
+    return r.parent ? std::make_tuple(true, r.parent->pid, r.parent->comm, r.parent->workload)
+                    : std::make_tuple(false, std::optional<pid_t>(), std::optional<std::string>(),
+                                      std::optional<std::string>());
+  };
+  return a.name == b.name && a.exe == b.exe && a.comm == b.comm && a.cmdline == b.cmdline && a.uid == b.uid &&
+         a.gid == b.gid && parentKey(a) == parentKey(b) && a.workload == b.workload &&
+         describeLimits(a.limits) == describeLimits(b.limits);
+}
+
 void agentNotes(const config::AgentSpec& a, const config::AgentSpec& b, std::vector<std::string>& notes) {
   std::vector<std::string> keys;
   if (a.cgroupRoot != b.cgroupRoot) keys.push_back("cgroup_root");
@@ -208,6 +221,10 @@ ReloadPlan planReload(const config::Config& running, const config::Loaded<config
       plan.stop.push_back(w.name);
   }
   agentNotes(running.agent, cfg.agent, plan.notes);
+  if (!std::equal(running.adoptRules.begin(), running.adoptRules.end(), cfg.adoptRules.begin(), cfg.adoptRules.end(),
+                  sameAdoptRule)) {
+    plan.notes.push_back("adopt: rules changed: take effect after an agent restart");
+  }
   plan.policiesChanged = !std::equal(running.policies.begin(), running.policies.end(), cfg.policies.begin(),
                                      cfg.policies.end(), sameRule);
   return plan;

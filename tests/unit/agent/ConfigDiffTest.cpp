@@ -216,3 +216,20 @@ TEST(ConfigReloaderTest, AFailedStepIsReportedAndTheRestRuns) {
 
 }  // namespace
 }  // namespace cgwarden::agent
+
+namespace cgwarden::agent {
+namespace {
+
+TEST(ConfigDiffTest, ChangedAdoptRulesAreNotedForTheNextStart) {
+  std::string withRule = std::string(kBase) + "adopt:\n  - {name: sleepers, comm: sleep}\n";
+  auto same = planReload(load(withRule), config::parseConfigText(withRule, "cgwarden.yaml"));
+  EXPECT_TRUE(same.notes.empty());
+  std::string changed = std::string(kBase) + "adopt:\n  - {name: sleepers, comm: \"sleep*\"}\n";
+  auto p = planReload(load(withRule), config::parseConfigText(changed, "cgwarden.yaml"));
+  EXPECT_THAT(p.notes, ::testing::ElementsAre("adopt: rules changed: take effect after an agent restart"));
+  auto removed = planReload(load(withRule), config::parseConfigText(kBase, "cgwarden.yaml"));
+  EXPECT_EQ(removed.notes.size(), 1u);
+}
+
+}  // namespace
+}  // namespace cgwarden::agent
