@@ -60,10 +60,11 @@ struct SupervisorOptions {
 };
 
 // Processes the Adopter already moved into "<root>/<name>", handed to the supervisor.
+// Every member has an initializer, so designated initializers may leave any out (-Wextra).
 struct AdoptedWorkloadSpec {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  Limits limits;                    // as applied to the cgroup; recorded, not written again
+  std::string name{};
+  std::map<std::string, std::string> labels{};
+  Limits limits{};                  // as applied to the cgroup; recorded, not written again
   pid_t mainPid = -1;               // the adopted process (thread-group id)
   int stopSignal = SIGTERM;         // on stop, sent to every process of the cgroup
   std::chrono::milliseconds stopGrace{10000};

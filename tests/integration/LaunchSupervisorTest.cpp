@@ -352,5 +352,150 @@ TEST_F(SupervisorTest, DetachLeavesWorkloadsRunningInTheirCgroups) {
   ::waitpid(pid, nullptr, 0);
 }
 
+// A process the test forked, in its own process group: `sleep 300`.
+pid_t forkSleep() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::execl("/bin/sleep", "sleep", "300", nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+TEST_F(SupervisorTest, AdoptedWorkloadIsWatchedByPidfdStoppedWithItsMembersAndNeverRestarted) {
+  auto cg = manager_->create("adoptee");
+  ASSERT_TRUE(cg.ok()) << cg.error().message();
+  pid_t first = forkSleep(), second = forkSleep();
+  ASSERT_TRUE((*cg)->attach(first).ok());
+  ASSERT_TRUE((*cg)->attach(second).ok());
+  agent::AdoptedWorkloadSpec spec;
+  spec.name = "adoptee";
+  spec.mainPid = first;
+  spec.limits.memory.max = 32 * kMiB;
+  spec.stopGrace = 300ms;
+  ASSERT_TRUE(supervisor_->adopt(spec).ok());
+  auto st = supervisor_->status("adoptee");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->kind, agent::WorkloadKind::Adopted);
+  EXPECT_EQ(st->state, WorkloadState::Running);
+  EXPECT_EQ(st->pid, first);
+  EXPECT_FALSE(st->childOfAgent);
+  EXPECT_EQ(st->limits.memory.max, 32 * kMiB);
+  auto targets = supervisor_->sampleTargets();
+  EXPECT_TRUE(std::any_of(targets.begin(), targets.end(), [](const auto& t) { return t.name == "adoptee"; }));
+  EXPECT_EQ(supervisor_->adopt(spec).error().errnum, EEXIST);
+
+  auto refused = supervisor_->restart("adoptee");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().errnum, 0);
+  EXPECT_NE(refused.error().message().find("cannot be restarted"), std::string::npos);
+
+  // The watched process ends: the one left in the cgroup is watched instead.
+  ::kill(first, SIGKILL);
+  ::waitpid(first, nullptr, 0);
+  auto next = supervisor_->waitFor("adoptee", [&](const WorkloadStatus& s) { return s.pid == second; }, 10s);
+  ASSERT_TRUE(next.ok()) << next.error().message();
+  EXPECT_EQ(next->state, WorkloadState::Running);
+
+  // Stop: the stop signal (SIGTERM ends sleep) to every member, then the cgroup goes.
+  ASSERT_TRUE(supervisor_->stop("adoptee").ok());
+  waitState("adoptee", WorkloadState::Stopped, 10s);
+  EXPECT_EQ(::waitpid(second, nullptr, 0), second);
+  EXPECT_FALSE(manager_->open("adoptee").ok()) << "the cgroup is removed";
+  for (int i = 0; i < 100 && eventsOf("adoptee").size() < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(kinds(eventsOf("adoptee")), "started stopped");
+}
+
+TEST_F(SupervisorTest, AnAdoptedWorkloadWhoseProcessesAllEndIsRemoved) {
+  auto cg = manager_->create("brief");
+  ASSERT_TRUE(cg.ok());
+  pid_t only = forkSleep();
+  ASSERT_TRUE((*cg)->attach(only).ok());
+  ASSERT_TRUE(supervisor_->adopt({.name = "brief", .mainPid = only}).ok());
+  ::kill(only, SIGKILL);
+  ::waitpid(only, nullptr, 0);
+  for (int i = 0; i < 200 && supervisor_->status("brief").ok(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(supervisor_->status("brief").ok());
+  EXPECT_FALSE(manager_->open("brief").ok());
+  for (int i = 0; i < 100 && eventsOf("brief").size() < 3; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(kinds(eventsOf("brief")), "started exited removed");
+}
+
+TEST_F(SupervisorTest, RestoreReadoptsTheLivingRestartsTheDeadAndRefusesARecycledPid) {
+  std::string stateFile = joinPath(launchTempDir(), "restore-state.json");
+  ::unlink(stateFile.c_str());
+  auto manager = agent::CgroupManager::create(layout_, testCgroupRoot());
+  ASSERT_TRUE(manager.ok());
+  agent::SupervisorOptions options;
+  options.stateDir = launchTempDir();
+  options.stateFile = stateFile;
+  auto first = std::make_unique<agent::Supervisor>(std::move(*manager), options);
+  auto dying = sleeper("dying");
+  dying.restart.policy = config::RestartPolicy::OnFailure;
+  dying.restart.initialBackoff = 100ms;
+  auto living = sleeper("alive");
+  living.restart = dying.restart;
+  ASSERT_TRUE(first->launch(living).ok());
+  ASSERT_TRUE(first->launch(dying).ok());
+  ASSERT_TRUE(first->applyLimits("alive", [] { Limits l; l.pids.max = 40; return l; }()).ok());
+  auto alive = first->waitFor("alive", [](const WorkloadStatus& s) { return s.state == WorkloadState::Running; }, 10s);
+  auto dead = first->waitFor("dying", [](const WorkloadStatus& s) { return s.state == WorkloadState::Running; }, 10s);
+  ASSERT_TRUE(alive.ok() && dead.ok());
+  first->detach();
+  first.reset();
+
+  auto saved = agent::readStateFile(stateFile);
+  ASSERT_TRUE(saved.ok()) << saved.error().message();
+  ASSERT_EQ(saved->workloads.size(), 2u);
+  EXPECT_EQ(saved->workloads[0].spec.limits.pids.max, 40u) << "live limit changes are persisted";
+  // A third entry claims the living pid with another start time: a recycled pid, not ours.
+  agent::StateEntry ghost = saved->workloads[0];
+  ghost.spec.name = "ghost";
+  ghost.kind = agent::WorkloadKind::Adopted;
+  ghost.startTicks += 1;
+  saved->workloads.push_back(ghost);
+  ASSERT_TRUE(manager_->create("ghost").ok());
+
+  ::kill(dead->pid, SIGKILL);  // dies while no supervisor watches
+  ::waitpid(dead->pid, nullptr, 0);
+
+  agent::RestoreReport report = supervisor_->restore(*saved);
+  EXPECT_EQ(report.resumed, std::vector<std::string>{"alive"});
+  EXPECT_EQ(report.endedAway, std::vector<std::string>{"dying"});
+  EXPECT_EQ(report.dropped, std::vector<std::string>{"ghost"});
+  EXPECT_FALSE(manager_->open("ghost").ok()) << "the empty cgroup of a dropped adopted entry is removed";
+  EXPECT_EQ(::kill(alive->pid, 0), 0) << "a refused entry's pid is never signalled";
+
+  auto back = supervisor_->status("alive");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->pid, alive->pid);
+  EXPECT_EQ(back->state, WorkloadState::Running);
+  EXPECT_FALSE(back->childOfAgent);
+  EXPECT_EQ(back->restarts, 0u);
+  EXPECT_EQ(back->limits.pids.max, 40u);
+  auto restarted = supervisor_->waitFor(
+      "dying", [](const WorkloadStatus& s) { return s.state == WorkloadState::Running && s.restarts == 1; }, 10s);
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message();
+  EXPECT_NE(restarted->pid, dead->pid);
+  EXPECT_TRUE(restarted->childOfAgent);
+  for (int i = 0; i < 100 && eventsOf("dying").size() < 3; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(kinds(eventsOf("dying")), "exited restarting started");
+
+  // The re-adopted launched workload keeps its restart policy: unknown status = failure.
+  ::kill(alive->pid, SIGKILL);
+  ::waitpid(alive->pid, nullptr, 0);
+  auto again = supervisor_->waitFor(
+      "alive", [](const WorkloadStatus& s) { return s.state == WorkloadState::Running && s.restarts == 1; }, 10s);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  bool unknownExit = false;
+  for (const auto& seen : eventsOf("alive")) {
+    if (seen.event.kind == WorkloadEvent::Kind::Exited && !seen.event.exit &&
+        seen.event.message.find("exit status unknown") != std::string::npos)
+      unknownExit = true;
+  }
+  EXPECT_TRUE(unknownExit) << kinds(eventsOf("alive"));
+}
+
 }  // namespace
 }  // namespace cgwarden::testing
