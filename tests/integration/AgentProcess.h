@@ -113,11 +113,12 @@ class AgentProcess {
   std::string err() const { return process_.err(); }
   BinaryProcess& process() { return process_; }
 
-  // Until /healthz answers 200 (the workloads are launched and the components started).
+  // Until /healthz answers 200 and /api/v1 is registered (the control API is the last component
+  // to start: /healthz alone answers while later components are still starting).
   bool waitHealthy(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (httpGet(port_, "/healthz").status == 200) return true;
+      if (httpGet(port_, "/healthz").status == 200 && api("GET", "/api/v1/info").status == 200) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;

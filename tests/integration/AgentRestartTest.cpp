@@ -123,6 +123,13 @@ class AgentRestartTest : public CgroupTest {
     std::string mount = v2 ? layout_.unifiedMount : layout_.v1Mounts.at("memory");
     return joinPath(joinPath(joinPath(mount, testCgroupRoot()), name), v2 ? "memory.max" : "memory.limit_in_bytes");
   }
+  // A kernel limit file of "<root>/<name>" read as a number (v1 and v2 name them alike here).
+  uint64_t limitFile(const std::string& controller, const std::string& name, const std::string& file) const {
+    bool v2 = layout_.mode == collectors::CgroupMode::V2;
+    std::string mount = v2 ? layout_.unifiedMount : layout_.v1Mounts.at(controller);
+    auto text = readFile(joinPath(joinPath(joinPath(mount, testCgroupRoot()), name), file));
+    return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+  }
   uint64_t memoryLimit(const std::string& name) const {
     auto text = readFile(memoryLimitFile(name));
     return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
@@ -213,6 +220,14 @@ TEST_F(AgentRestartTest, KillNineThenASecondAgentKeepsPidsLimitsCountersAndResta
   EXPECT_EQ(memoryLimit("burner"), 64 * kMiB);
   EXPECT_EQ(memoryLimit("idler"), 48 * kMiB);
   EXPECT_EQ(memoryLimit("napper"), 40 * kMiB);
+  EXPECT_EQ(limitFile("pids", "idler", "pids.max"), 50u);
+  if (layout_.mode == collectors::CgroupMode::V2) {
+    EXPECT_EQ(readFile(joinPath(joinPath(joinPath(layout_.unifiedMount, testCgroupRoot()), "burner"), "cpu.max"))
+                  .valueOr(""),
+              "100000 100000\n");
+  } else {
+    EXPECT_EQ(limitFile("cpu", "burner", "cpu.cfs_quota_us"), 100000u);
+  }
   EXPECT_NE(second->err().find("re-adopted after an agent restart"), std::string::npos) << second->err();
 
   double cpuAfter = std::nan("");
