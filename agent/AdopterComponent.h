@@ -3,7 +3,7 @@
 // config's `adopt:` rules, whose adoptions become supervised workloads of kind `adopted`
 // (Supervisor::adopt), plus its counters on /metrics and the control API's adopt-by-pid.
 //
-//   adopted by a rule or by pid    -> Supervisor::adopt(name, labels {}, limits, cgroup, pid)
+//   adopted by a rule or by pid    -> Supervisor::adopt({name, limits (the rule's or the request's), pid})
 //   rule workload emptied          -> Adopter removes the cgroup -> Supervisor::forgetAdopted
 //   workload stopped/removed       -> Adopter::forget (the next adoption creates it again)
 //

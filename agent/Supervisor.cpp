@@ -923,7 +923,10 @@ std::vector<collectors::SampleTarget> Supervisor::sampleTargets() const {
     for (const char* c : kControllers) {
       if (auto dir = w->cgroup->directoryFor(c)) t.dirs.emplace(c, *dir);
     }
-    t.state = workloadStateName(w->state);
+    // The exporter's vocabulary has "adopted" for a running adopted workload (the kind is
+    // otherwise not exported); every other state keeps its name.
+    t.state = w->kind == WorkloadKind::Adopted && w->state == WorkloadState::Running ? "adopted"
+                                                                                       : workloadStateName(w->state);
     t.restarts = w->restarts;
     if (w->lastExit) t.lastExitCode = w->lastExit->shellCode();
     t.startTimeSeconds = std::chrono::duration<double>(w->startedAt.time_since_epoch()).count();

@@ -152,7 +152,8 @@ class Supervisor {
   Result<WorkloadStatus> waitFor(std::string_view name, const std::function<bool(const WorkloadStatus&)>& done,
                                  std::chrono::milliseconds timeout) const;
 
-  // What the sampler reads: one target per workload that has a cgroup.
+  // What the sampler reads: one target per workload that has a cgroup. Its state is the
+  // workload's, except "adopted" for a running adopted workload (cgwarden_workload_state).
   std::vector<collectors::SampleTarget> sampleTargets() const;
   collectors::TargetProvider targetProvider() const {
     return [this] { return sampleTargets(); };

@@ -340,6 +340,8 @@ TEST_F(AgentRestartTest, AnAdoptRuleOnCommTakesOverAProcessAndLetsGoOfItsEmptyWo
     if (std::isnan(memory)) std::this_thread::sleep_for(50ms);
   }
   EXPECT_FALSE(std::isnan(memory)) << "the adopted workload is sampled and exported";
+  EXPECT_EQ(parsePromText(agent->metrics()).value("cgwarden_workload_state", {{"name", "probes"}, {"state", "adopted"}}),
+            1.0);
 
   // More execs of the matching program, all at once: each is moved after its exec event.
   std::vector<pid_t> more;
