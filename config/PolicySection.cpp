@@ -605,6 +605,10 @@ void parsePoliciesSection(const YAML::Node& node, const std::string& path, Parse
 void finishPoliciesSection(ParseContext& ctx, Config& out) {
   std::vector<std::string> workloadNames;
   for (const auto& w : out.workloads) workloadNames.push_back(w.name);
+  // The fixed workloads of adopt: rules are policed too (templates are matched by globs).
+  for (const auto& r : out.adoptRules) {
+    if (r.workload.find('%') == std::string::npos) workloadNames.push_back(r.workload);
+  }
   for (const auto& rule : out.policies) {
     for (const auto& t : rule.targets) {
       if (t.kind != PolicyTarget::Kind::Name || t.pattern.find('/') != std::string::npos) continue;

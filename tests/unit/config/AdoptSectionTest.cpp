@@ -143,3 +143,24 @@ TEST(AdoptSectionTest, FullExampleHasBothRuleKinds) {
 
 }  // namespace
 }  // namespace cgwarden::config
+
+namespace cgwarden::config {
+namespace {
+
+TEST(AdoptSectionTest, PoliciesMayTargetARuleWorkload) {
+  Config c = load(R"(adopt:
+  - {name: sleepers, comm: sleep, workload: nappers}
+policies:
+  - {name: guard, target: nappers, condition: "memory.usage > 10Mi", actions: [log]}
+)");
+  ASSERT_EQ(c.policies.size(), 1u);
+  EXPECT_THAT(errorsOf(R"(adopt:
+  - {name: sleepers, comm: sleep, workload: nappers}
+policies:
+  - {name: guard, target: napers, condition: "memory.usage > 10Mi", actions: [log]}
+)"),
+              ElementsAre(testing::HasSubstr("no workload named \"napers\" (did you mean \"nappers\"?)")));
+}
+
+}  // namespace
+}  // namespace cgwarden::config
