@@ -311,7 +311,9 @@ TEST_F(AgentRestartTest, AnAdoptRuleOnCommTakesOverAProcessAndLetsGoOfItsEmptyWo
               "  - name: probe\n"
               "    comm: \"" + comm + "\"\n"
               "    workload: probes\n"
-              "    limits: {memory: 24Mi}\n");
+              "    limits: {memory: 24Mi}\n"
+              "policies:\n"
+              "  - {name: watch-probes, target: probes, condition: \"pids >= 1\", actions: [log]}\n");
   auto agent = startAgent();
   ASSERT_TRUE(agent->waitHealthy()) << agent->err();
   pid_t pid = spawnSleep(comm);
@@ -342,6 +344,15 @@ TEST_F(AgentRestartTest, AnAdoptRuleOnCommTakesOverAProcessAndLetsGoOfItsEmptyWo
   EXPECT_FALSE(std::isnan(memory)) << "the adopted workload is sampled and exported";
   EXPECT_EQ(parsePromText(agent->metrics()).value("cgwarden_workload_state", {{"name", "probes"}, {"state", "adopted"}}),
             1.0);
+
+  // Policed like a launched workload: the rule's policy fires on it.
+  bool policed = false;
+  for (int i = 0; i < 100 && !policed; ++i) {
+    auto events = json::parse(agent->api("GET", "/api/v1/events?workload=probes").body, nullptr, false);
+    for (const auto& e : events.value("events", json::array())) policed = policed || e.value("rule", "") == "watch-probes";
+    if (!policed) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(policed) << agent->err();
 
   // More execs of the matching program, all at once: each is moved after its exec event.
   std::vector<pid_t> more;
