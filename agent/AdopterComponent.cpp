@@ -170,15 +170,7 @@ AdoptFn AdopterComponent::adoptFn() {
       e.context("supervise adopted " + r.name);
       return e;
     }
-    AdoptOutcome out;
-    out.workload = ev->workload;
-    out.cgroupPath = ev->cgroupPath;
-    out.moved = ev->moved;
-    out.members = ev->members;
-    for (const auto& s : ev->skipped) out.skipped.emplace_back(s.pid, s.reason);
-    out.createdWorkload = ev->createdWorkload;
-    out.complete = ev->complete;
-    return out;
+    return adoptOutcomeOf(*ev);
   };
 }
 

@@ -721,19 +721,23 @@ struct ControlApi::State {
   }
 };
 
+AdoptOutcome adoptOutcomeOf(const AdoptionEvent& event) {
+  AdoptOutcome out;
+  out.workload = event.workload;
+  out.cgroupPath = event.cgroupPath;
+  out.moved = event.moved;
+  out.members = event.members;
+  for (const auto& s : event.skipped) out.skipped.emplace_back(s.pid, s.reason);
+  out.createdWorkload = event.createdWorkload;
+  out.complete = event.complete;
+  return out;
+}
+
 AdoptFn adoptFnFor(Adopter& adopter) {
   return [&adopter](const AdoptRequest& r) -> Result<AdoptOutcome> {
     auto ev = adopter.adoptPid(r.pid, r.name, r.limits);
     if (!ev) return ev.error();
-    AdoptOutcome out;
-    out.workload = ev->workload;
-    out.cgroupPath = ev->cgroupPath;
-    out.moved = ev->moved;
-    out.members = ev->members;
-    for (const auto& s : ev->skipped) out.skipped.emplace_back(s.pid, s.reason);
-    out.createdWorkload = ev->createdWorkload;
-    out.complete = ev->complete;
-    return out;
+    return adoptOutcomeOf(*ev);
   };
 }
 

@@ -63,6 +63,7 @@
 namespace cgwarden::agent {
 
 class Adopter;
+struct AdoptionEvent;
 
 // The latest published snapshot (MetricsService::latest); may return null.
 using SnapshotFn = std::function<std::shared_ptr<const collectors::Snapshot>()>;
@@ -98,6 +99,8 @@ struct AdoptOutcome {
 // Errors: ESRCH (no such process) -> 404; EEXIST -> 409; errnum 0 with operation "adopt"
 // (a refusal) -> 403; errnum 0 with operation "parse" -> 400; anything else -> 500.
 using AdoptFn = std::function<Result<AdoptOutcome>(const AdoptRequest&)>;
+// What the API reports of one adoption.
+AdoptOutcome adoptOutcomeOf(const AdoptionEvent& event);
 // Binds Adopter::adoptPid (the adopter must outlive the API's use of it).
 AdoptFn adoptFnFor(Adopter& adopter);
 
