@@ -212,8 +212,7 @@ ReloadPlan planReload(const config::Config& running, const config::Loaded<config
     if ((before.limits.cpu.cpus && !w.limits.cpu.cpus) || (before.limits.cpu.mems && !w.limits.cpu.mems))
       plan.notes.push_back(w.name + ": cpuset removed: the current one stays until the workload is relaunched");
     auto meta = metadataChanges(before, w);
-    if (!meta.empty())
-      plan.notes.push_back(w.name + ": " + join(meta) + " changed: takes effect when the workload is next relaunched");
+    if (!meta.empty()) plan.settings.push_back(SettingsChange{w, meta});
   }
   for (const auto& w : running.workloads) {
     if (!kept.count(w.name) &&
@@ -240,6 +239,7 @@ std::vector<std::string> ReloadPlan::describe() const {
   for (const auto& n : stop) out.push_back(n + ": stop (removed)");
   for (const auto& r : relaunch) out.push_back(r.spec.name + ": relaunch (" + join(r.changed) + " changed)");
   for (const auto& l : limits) out.push_back(l.workload + ": limits " + l.description);
+  for (const auto& s : settings) out.push_back(s.spec.name + ": " + join(s.changed) + " updated");
   if (policiesChanged) out.push_back("policies: " + std::to_string(next.policies.size()) + " rules loaded");
   for (const auto& n : notes) out.push_back(n);
   return out;

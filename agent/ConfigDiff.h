@@ -13,8 +13,9 @@
 //   how it is launched changed    relaunch: stop it, start it with the new spec (command, env,
 //                                 working_dir, user/group, namespaces, hostname, rlimits,
 //                                 stdout/stderr)
-//   labels, image, restart, stop_signal, stop_grace changed, or a cpuset removed
-//                                 noted: take effect when the workload is next relaunched
+//   labels, image, restart, stop_signal, stop_grace changed
+//                                 updated live (no restart): the next exit, stop and sample use them
+//   a cpuset removed              noted: the current one stays until the workload is relaunched
 //   agent: section changed        noted: takes effect after an agent restart
 //   policies: changed             the new rules replace the old (rule state kept by name)
 
@@ -33,6 +34,11 @@ struct LimitChange {
   std::string description;  // "memory.max 64Mi -> 128Mi, pids.max 32 -> max"
 };
 
+struct SettingsChange {
+  config::WorkloadSpec spec;         // the new spec (its labels, image, restart, stop_* are used)
+  std::vector<std::string> changed;  // "labels", "restart", ...
+};
+
 struct Relaunch {
   config::WorkloadSpec spec;         // the new spec
   std::vector<std::string> changed;  // "command", "env", ...
@@ -45,12 +51,14 @@ struct ReloadPlan {
   std::vector<config::WorkloadSpec> start;     // added workloads, in config order
   std::vector<std::string> stop;               // removed workloads
   std::vector<Relaunch> relaunch;
+  std::vector<SettingsChange> settings;
   std::vector<std::string> notes;              // what this reload does not apply, and why
   bool policiesChanged = false;
   config::Config next;                         // the new config (valid unless rejected)
 
   bool empty() const {
-    return !rejected && limits.empty() && start.empty() && stop.empty() && relaunch.empty() && !policiesChanged;
+    return !rejected && limits.empty() && start.empty() && stop.empty() && relaunch.empty() && settings.empty() &&
+           !policiesChanged;
   }
   // One line per change, for logs and API answers: "web: limits memory.max 64Mi -> 128Mi".
   std::vector<std::string> describe() const;

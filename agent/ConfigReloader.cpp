@@ -49,6 +49,11 @@ ReloadReport ConfigReloader::apply(const config::Loaded<config::Config>& next) {
     step(r.spec.name + ": relaunched (" + changed + " changed)", st);
   }
   for (const auto& l : plan.limits) step(l.workload + ": limits " + l.description, target_->applyLimits(l.workload, l.apply));
+  for (const auto& s : plan.settings) {
+    std::string changed;
+    for (const auto& c : s.changed) changed += (changed.empty() ? "" : ", ") + c;
+    step(s.spec.name + ": " + changed + " updated", target_->updateSettings(s.spec));
+  }
   for (const auto& w : plan.start) step(w.name + ": started (added to the config)", target_->launch(w));
   if (plan.policiesChanged && rules_) {
     rules_(plan.next.policies);

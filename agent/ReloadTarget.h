@@ -15,6 +15,9 @@ class ReloadTarget {
   virtual ~ReloadTarget() = default;
   // Live limits of a running workload (only the set fields).
   virtual Status applyLimits(const std::string& workload, const Limits& limits) = 0;
+  // Labels, image, restart policy, stop signal and grace of a registered workload, replaced by
+  // `spec`'s without restarting it.
+  virtual Status updateSettings(const config::WorkloadSpec& spec) = 0;
   // Starts a new workload.
   virtual Status launch(const config::WorkloadSpec& spec) = 0;
   // Stops a workload and forgets it; returns once it is gone (so its name can be reused).

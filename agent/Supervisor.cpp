@@ -857,6 +857,21 @@ Status Supervisor::applyLimits(std::string_view name, const Limits& limits) {
   return {};
 }
 
+Status Supervisor::updateSettings(const config::WorkloadSpec& spec) {
+  std::unique_lock lock(impl_->mu);
+  Workload* w = impl_->find(spec.name);
+  if (w == nullptr) return notFound(spec.name);
+  w->spec.labels = spec.labels;
+  w->spec.image = spec.image;
+  if (w->kind == WorkloadKind::Launched) w->spec.restart = spec.restart;
+  w->spec.stopSignal = spec.stopSignal;
+  w->spec.stopGrace = spec.stopGrace;
+  impl_->dirty = true;
+  spdlog::info("workload {}: settings updated (labels, image, restart, stop signal and grace)", spec.name);
+  impl_->finish(lock);
+  return {};
+}
+
 Status Supervisor::freeze(std::string_view name) {
   std::unique_lock lock(impl_->mu);
   Workload* w = impl_->find(name);

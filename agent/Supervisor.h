@@ -142,6 +142,12 @@ class Supervisor {
   // Live limits: writes the set fields to the cgroup and records them as configured
   // (a workload without a cgroup gets them at its next start).
   Status applyLimits(std::string_view name, const Limits& limits);
+  // Reload: the settings of `spec.name` that need no restart (labels, image, restart policy,
+  // stop signal, stop grace) become `spec`'s, in force at once: the next exit follows the new
+  // restart policy, the next stop the new signal and grace, the next sample exports the new
+  // labels. The process and the cgroup are untouched; the crash-loop streak is kept. An adopted
+  // workload keeps `never` as its policy. ENOENT when no such workload is registered.
+  Status updateSettings(const config::WorkloadSpec& spec);
   Status freeze(std::string_view name);
   Status thaw(std::string_view name);
 

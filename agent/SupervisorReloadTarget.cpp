@@ -6,6 +6,10 @@ Status SupervisorReloadTarget::applyLimits(const std::string& workload, const Li
   return supervisor_.applyLimits(workload, limits);
 }
 
+Status SupervisorReloadTarget::updateSettings(const config::WorkloadSpec& spec) {
+  return supervisor_.updateSettings(spec);
+}
+
 Status SupervisorReloadTarget::launch(const config::WorkloadSpec& spec) { return supervisor_.launch(spec); }
 
 Status SupervisorReloadTarget::remove(const std::string& workload) {

@@ -1,6 +1,6 @@
 #pragma once
 // ReloadTarget over the Supervisor: applyLimits -> Supervisor::applyLimits (live, recorded as
-// configured), launch -> Supervisor::launch, remove -> Supervisor::remove and a wait (up to
+// configured), updateSettings -> Supervisor::updateSettings, launch -> Supervisor::launch, remove -> Supervisor::remove and a wait (up to
 // `wait`: longer than any stop_grace in use) until the workload is no longer registered.
 
 #include <chrono>
@@ -16,6 +16,7 @@ class SupervisorReloadTarget final : public ReloadTarget {
       : supervisor_(supervisor), wait_(wait) {}
 
   Status applyLimits(const std::string& workload, const Limits& limits) override;
+  Status updateSettings(const config::WorkloadSpec& spec) override;
   Status launch(const config::WorkloadSpec& spec) override;
   Status remove(const std::string& workload) override;
 

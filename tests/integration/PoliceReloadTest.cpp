@@ -1,6 +1,9 @@
 // Reload against real cgroups: ConfigReloader + SupervisorReloadTarget (what SIGHUP runs).
 // A raised memory limit reaches the cgroup file while the workload keeps its pid; a broken
 // config changes nothing; a removed workload stops and an added one starts.
+#include <gmock/gmock.h>
+#include <signal.h>
+
 #include <fstream>
 
 #include "agent/ConfigReloader.h"
@@ -108,6 +111,34 @@ TEST_F(PoliceReloadTest, ABrokenConfigChangesNothing) {
   EXPECT_EQ(supervisor_->status("web")->pid, pid);
   EXPECT_EQ(supervisor_->status("extra")->state, WorkloadState::Running);
   EXPECT_EQ(reloader_->running().workloads.size(), 2u);
+}
+
+TEST_F(PoliceReloadTest, RestartPolicyAndLabelsChangeLiveWithoutARestart) {
+  auto text = [&](const std::string& restart, const std::string& tier) {
+    return "agent: {state_dir: " + launchTempDir() + "}\nworkloads:\n  - name: web\n    command: [" + cgwardenBinary() +
+           ", stress, --sleep]\n    stdout: null\n    stderr: null\n    stop_grace: 200ms\n    labels: {tier: " + tier +
+           "}\n    restart: " + restart + "\n";
+  };
+  start(text("{policy: never}", "a"));
+  const pid_t pid = running("web").pid;
+  writeConfig(text("{policy: always, backoff: {initial: 100ms}}", "b"));
+  auto report = reloader_->reloadFile();
+  ASSERT_TRUE(report.ok()) << (report.errors.empty() ? "" : report.errors[0].render());
+  EXPECT_THAT(report.changes, ::testing::Contains("web: labels, restart updated"));
+  auto st = supervisor_->status("web");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->pid, pid) << "updating settings restarts nothing";
+  EXPECT_EQ(st->restarts, 0u);
+  auto targets = supervisor_->sampleTargets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].labels.at("tier"), "b") << "the next sample exports the new labels";
+
+  // The old policy (never) would leave it exited; the new one restarts it.
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  auto again = supervisor_->waitFor(
+      "web", [pid](const auto& s) { return s.state == WorkloadState::Running && s.pid != pid; }, 10s);
+  ASSERT_TRUE(again.ok()) << "not restarted under the reloaded policy: " << again.error().message();
+  EXPECT_EQ(again->restarts, 1u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/ConfigDiff.h"
+#include "agent/RestartPolicy.h"
 #include "agent/ConfigReloader.h"
 #include "config/Loader.h"
 
@@ -83,7 +84,7 @@ policies:
                                         "web: limits memory.max 64Mi -> 128Mi, memory.high unset -> 100Mi, pids.max 32 -> max"));
 }
 
-TEST(ConfigDiffTest, LaunchChangesRelaunchMetadataAndAgentChangesAreNoted) {
+TEST(ConfigDiffTest, LaunchChangesRelaunchSettingsUpdateLiveAndAgentChangesAreNoted) {
   auto p = plan(R"(agent: {listen: "127.0.0.1:9900"}
 workloads:
   - name: web
@@ -103,8 +104,13 @@ policies:
   EXPECT_EQ(p.relaunch[0].spec.name, "db");
   EXPECT_THAT(p.relaunch[0].changed, ElementsAre("command", "env"));
   EXPECT_TRUE(p.limits.empty());
-  EXPECT_THAT(p.notes, ElementsAre("web: labels, stop_grace changed: takes effect when the workload is next relaunched",
-                                   "agent.listen changed: takes effect after an agent restart"));
+  ASSERT_EQ(p.settings.size(), 1u);
+  EXPECT_EQ(p.settings[0].spec.name, "web");
+  EXPECT_THAT(p.settings[0].changed, ElementsAre("labels", "stop_grace"));
+  EXPECT_EQ(p.settings[0].spec.labels.at("team"), "api");
+  EXPECT_EQ(p.settings[0].spec.stopGrace, std::chrono::seconds(1));
+  EXPECT_THAT(p.notes, ElementsAre("agent.listen changed: takes effect after an agent restart"));
+  EXPECT_THAT(p.describe(), ::testing::Contains("web: labels, stop_grace updated"));
   EXPECT_TRUE(p.policiesChanged);
 }
 
@@ -147,6 +153,10 @@ class RecordingReloadTarget final : public ReloadTarget {
     if (failLimits) return Error::fromErrno("write", "/sys/fs/cgroup/memory/cgwarden/" + w + "/memory.limit_in_bytes", EBUSY);
     return {};
   }
+  Status updateSettings(const config::WorkloadSpec& s) override {
+    calls.push_back("settings " + s.name + " restart " + restartPolicyName(s.restart.policy));
+    return {};
+  }
   Status launch(const config::WorkloadSpec& s) override {
     calls.push_back("launch " + s.name);
     return {};
@@ -169,17 +179,20 @@ TEST(ConfigReloaderTest, ExecutesThePlanInOrderAndKeepsTheNewConfig) {
     command: [/bin/sleep, "1000"]
     limits: {memory: {max: 128Mi}, pids: {max: 32}, cpu: {cores: 0.5}}
     labels: {team: web}
+    restart: {policy: always}
   - name: db
     command: [/bin/sleep, "2001"]
   - name: new
     command: [/bin/true]
 )", "cgwarden.yaml"));
   EXPECT_TRUE(report.ok());
-  EXPECT_THAT(t->calls, ElementsAre("remove old", "remove db", "launch db", "limits web memory max 128Mi", "launch new"));
+  EXPECT_THAT(t->calls, ElementsAre("remove old", "remove db", "launch db", "limits web memory max 128Mi",
+                                    "settings web restart always", "launch new"));
   ASSERT_EQ(rules.size(), 1u);
   EXPECT_TRUE(rules[0].empty());
   EXPECT_EQ(reloader.running().workloads.size(), 3u);
   EXPECT_THAT(report.changes, ::testing::Contains("web: limits memory.max 64Mi -> 128Mi"));
+  EXPECT_THAT(report.changes, ::testing::Contains("web: restart updated"));
 }
 
 TEST(ConfigReloaderTest, ABrokenConfigChangesNothing) {
