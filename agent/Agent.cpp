@@ -9,9 +9,37 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "agent/ConfigReloader.h"
+#include "agent/SupervisorReloadTarget.h"
+
 namespace cgwarden::agent {
 
 namespace {
+
+// The config as the restored workloads actually run: `config` with the saved spec of each
+// launched workload that restore() took back (resumed, or restarted by its policy) in place
+// of the file's. Nullopt when no configured workload was restored.
+std::optional<config::Config> configAsRestored(const config::Config& config, const AgentState& saved,
+                                               const RestoreReport& restored) {
+  auto wasRestored = [&](const std::string& name) {
+    return std::find(restored.resumed.begin(), restored.resumed.end(), name) != restored.resumed.end() ||
+           std::find(restored.endedAway.begin(), restored.endedAway.end(), name) != restored.endedAway.end();
+  };
+  config::Config asRestored = config;
+  bool any = false;
+  for (auto& spec : asRestored.workloads) {
+    if (!wasRestored(spec.name)) continue;
+    for (const StateEntry& e : saved.workloads) {
+      if (e.spec.name == spec.name && e.kind == WorkloadKind::Launched) {
+        spec = e.spec;
+        any = true;
+      }
+    }
+  }
+  return any ? std::optional<config::Config>(std::move(asRestored)) : std::nullopt;
+}
 
 sigset_t agentSignals() {
   sigset_t set;
@@ -66,6 +94,19 @@ Status Agent::start() {
                  "cgroups left, {} empty ones removed",
                  options.stateFile, restored.resumed.size(), restored.endedAway.size(), restored.dropped.size(),
                  restored.unclaimed.size(), restored.removedEmpty.size());
+  }
+
+  // A configured workload taken back from the state follows the file as it is now, as if the
+  // file had been edited under a running agent and reloaded: live limits and settings, a
+  // relaunch for a changed command. Unchanged specs make an empty plan: nothing is touched.
+  if (auto asRestored = configAsRestored(config_, *saved, restored)) {
+    config::Loaded<config::Config> current;
+    current.value = config_;
+    ReloadPlan plan = planReload(*asRestored, current);
+    if (!plan.empty() || !plan.notes.empty()) {
+      spdlog::info("restore: {} changed while no agent ran; applying it as a reload", config_.path);
+      ConfigReloader(std::move(*asRestored), std::make_unique<SupervisorReloadTarget>(*supervisor_)).apply(current);
+    }
   }
 
   size_t launched = 0, alreadyThere = 0;

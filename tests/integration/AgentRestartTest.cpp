@@ -307,6 +307,40 @@ TEST_F(AgentRestartTest, StateEntriesThatDiedWhileAwayFollowTheirPolicyAndStrayC
   EXPECT_TRUE(alive(strayPid)) << "the agent's stop leaves unclaimed cgroups alone";
 }
 
+TEST_F(AgentRestartTest, AConfigEditedWhileNoAgentRanIsAppliedLiveToTheRestoredWorkloads) {
+  auto config = [&](const std::string& memory, const std::string& tier) {
+    return "workloads:\n"
+           "  - name: svc\n"
+           "    command: [" + cgwardenBinary() + ", stress, --sleep]\n"
+           "    labels: {tier: " + tier + "}\n"
+           "    limits: {memory: {max: " + memory + "}}\n"
+           "    stdout: null\n";
+  };
+  writeConfig(config("64Mi", "a"));
+  auto first = startAgent();
+  ASSERT_TRUE(first->waitHealthy()) << first->err();
+  auto before = waitWorkloads(*first, [](const auto& w) { return w.count("svc") && w.at("svc")["pid"].is_number(); });
+  pid_t pid = before["svc"]["pid"].get<pid_t>();
+  ASSERT_EQ(memoryLimit("svc"), 64 * kMiB);
+  first->killHard();
+
+  writeConfig(config("96Mi", "b"));  // edited while no agent runs
+  auto second = startAgent();
+  ASSERT_TRUE(second->waitHealthy()) << second->err();
+  auto after = waitWorkloads(*second, [](const auto& w) { return w.count("svc") && w.at("svc")["state"] == "running"; });
+  EXPECT_EQ(after["svc"]["pid"], pid) << "limits and labels change without a restart; " << second->err();
+  EXPECT_EQ(after["svc"]["restarts"], 0);
+  EXPECT_EQ(memoryLimit("svc"), 96 * kMiB) << "the file's limit is in force, not the saved one";
+  EXPECT_EQ(after["svc"]["labels"]["tier"], "b") << json(after).dump();
+  EXPECT_EQ(after["svc"]["limits"]["memory"]["max"], 96 * kMiB);
+
+  // And the agent's reload baseline is the file: a SIGHUP now changes nothing.
+  auto reload = second->api("POST", "/api/v1/reload");
+  EXPECT_EQ(reload.status, 200) << reload.body;
+  EXPECT_EQ(workloads(*second)["svc"]["pid"], pid);
+  EXPECT_EQ(second->stop(), 0) << second->err();
+}
+
 TEST_F(AgentRestartTest, AnAdoptRuleOnCommTakesOverAProcessAndLetsGoOfItsEmptyWorkload) {
   std::string comm = "cga-" + std::to_string(::getpid());  // unique on this host, <= 15 characters
   writeConfig("adopt:\n"
