@@ -13,8 +13,8 @@ const char* kPsUsage =
     "usage: cgwarden ps [options]\n"
     "\n"
     "Lists the running agent's workloads, one line each:\n"
-    "  NAME  STATE  PID  CPU  MEM/LIMIT  PIDS  RESTARTS  UPTIME\n"
-    "CPU is the share of one core over the last sampling interval (100% = one core), MEM the\n"
+    "  NAME  STATE  KIND  PID  CPU  MEM/LIMIT  PIDS  RESTARTS  UPTIME\n"
+    "KIND is launched (started by cgwarden) or adopted (taken over; never restarted). CPU is the share of one core over the last sampling interval (100% = one core), MEM the\n"
     "cgroup's memory usage against its limit, PIDS its tasks (pids.current). With --json, the\n"
     "API's answer as is: {\"workloads\": [...]} (docs/api.md).\n";
 

@@ -99,14 +99,20 @@ std::string stateCell(const json& w) {
   return state;
 }
 
+// "launched" or "adopted"; an agent from before adoption sends no kind: all were launched.
+std::string kindCell(const json& w) {
+  const json& k = field(w, "kind");
+  return k.is_string() ? k.get<std::string>() : "launched";
+}
+
 TextTable psTable(const json& workloads) {
   TextTable t;
-  t.header = {"NAME", "STATE", "PID", "CPU", "MEM/LIMIT", "PIDS", "RESTARTS", "UPTIME"};
-  t.rightAligned = {false, false, true, true, true, true, true, true};
+  t.header = {"NAME", "STATE", "KIND", "PID", "CPU", "MEM/LIMIT", "PIDS", "RESTARTS", "UPTIME"};
+  t.rightAligned = {false, false, false, true, true, true, true, true, true};
   if (!workloads.is_array()) return t;
   for (const auto& w : workloads) {
     const json& name = field(w, "name");
-    t.rows.push_back({name.is_string() ? name.get<std::string>() : "?", stateCell(w), integer(field(w, "pid")), cpuCell(w),
+    t.rows.push_back({name.is_string() ? name.get<std::string>() : "?", stateCell(w), kindCell(w), integer(field(w, "pid")), cpuCell(w),
                       memoryCell(w), tasks(w), integer(field(w, "restarts")),
                       orDash(number(field(w, "uptime_seconds")), formatDuration)});
   }

@@ -94,14 +94,15 @@ TEST_F(ApiCliTest, PsShowsALaunchedWorkloadAsATableAndAsJson) {
   ASSERT_EQ(ps.code, 0) << ps.err;
   auto lines = splitLines(ps.out);
   ASSERT_EQ(lines.size(), 2u) << ps.out;
-  EXPECT_EQ(splitFields(lines[0]), (std::vector<std::string_view>{"NAME", "STATE", "PID", "CPU", "MEM/LIMIT", "PIDS",
-                                                                   "RESTARTS", "UPTIME"}))
+  EXPECT_EQ(splitFields(lines[0]), (std::vector<std::string_view>{"NAME", "STATE", "KIND", "PID", "CPU", "MEM/LIMIT",
+                                                                   "PIDS", "RESTARTS", "UPTIME"}))
       << ps.out;
   auto row = splitFields(lines[1]);
-  ASSERT_GE(row.size(), 8u) << ps.out;
+  ASSERT_GE(row.size(), 9u) << ps.out;
   EXPECT_EQ(row[0], "web");
   EXPECT_EQ(row[1], "running");
-  EXPECT_EQ(row[2], std::to_string(pid));
+  EXPECT_EQ(row[2], "launched");
+  EXPECT_EQ(row[3], std::to_string(pid));
   EXPECT_NE(lines[1].find("/ 64Mi"), std::string::npos) << ps.out;
 
   Ran js = cli({"ps", "--json"});
@@ -441,7 +442,13 @@ TEST_F(ApiCliTest, AgainstCgwardenRunThroughItsConfigFile) {
     // Supervised like a launched one: listed, kind adopted, restart refused.
     Ran listed = runBinary({"ps", "--config", config});
     EXPECT_EQ(listed.code, 0) << listed.err;
-    EXPECT_NE(listed.out.find("adopted"), std::string::npos) << listed.out;
+    std::string kinds;  // "name=kind" per row
+    for (auto line : splitLines(listed.out)) {
+      auto f = splitFields(line);
+      if (f.size() >= 3 && f[0] != "NAME") kinds += std::string(f[0]) + "=" + std::string(f[2]) + " ";
+    }
+    EXPECT_NE(kinds.find("adopted=adopted "), std::string::npos) << listed.out;
+    EXPECT_NE(kinds.find("ticker=launched "), std::string::npos) << listed.out;
     Ran restart = runBinary({"restart", "adopted", "--config", config});
     EXPECT_NE(restart.code, 0);
     EXPECT_NE(restart.err.find("cannot be restarted"), std::string::npos) << restart.err;

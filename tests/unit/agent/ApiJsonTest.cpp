@@ -125,7 +125,7 @@ json sample() {
      "limits":{"memory":{"max":67108864}},
      "usage":{"cpu_percent":12.5,"memory_bytes":25270272,"memory_limit_bytes":67108864,"tasks":3,
               "io_read_bytes_per_second":1024,"io_write_bytes_per_second":0}},
-    {"name":"db","state":"running","pid":77,"frozen":true,"restarts":0,"uptime_seconds":5,
+    {"name":"db","state":"running","kind":"adopted","pid":77,"frozen":true,"restarts":0,"uptime_seconds":5,
      "limits":{},"usage":{"cpu_percent":80,"memory_bytes":1048576,"memory_limit_bytes":null,"tasks":9}},
     {"name":"old","state":"stopped","pid":null,"frozen":null,"restarts":2,"uptime_seconds":null,
      "limits":{"memory":{"max":1048576}},"usage":null,"pids":[]}
@@ -134,10 +134,10 @@ json sample() {
 
 TEST(WorkloadTableTest, PsRowsFromTheApiJson) {
   EXPECT_EQ(psTable(sample()).render(),
-            "NAME  STATE            PID    CPU      MEM/LIMIT  PIDS  RESTARTS  UPTIME\n"
-            "web   running         4242  12.5%  24.1Mi / 64Mi     3         1   5m12s\n"
-            "db    running,frozen    77  80.0%        1Mi / -     9         0      5s\n"
-            "old   stopped            -      -        - / 1Mi     -         2       -\n");
+            "NAME  STATE           KIND       PID    CPU      MEM/LIMIT  PIDS  RESTARTS  UPTIME\n"
+            "web   running         launched  4242  12.5%  24.1Mi / 64Mi     3         1   5m12s\n"
+            "db    running,frozen  adopted     77  80.0%        1Mi / -     9         0      5s\n"
+            "old   stopped         launched     -      -        - / 1Mi     -         2       -\n");
 }
 
 TEST(WorkloadTableTest, TopSortsByCpuMemoryOrNameAndCutsToTheWidth) {
