@@ -135,26 +135,7 @@ AdoptRule parseRule(const YAML::Node& node, const std::string& path, ParseContex
 }  // namespace
 
 void parseAdoptSection(const YAML::Node& node, const std::string& path, ParseContext& ctx, Config& out) {
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    ctx.error(node, path, "expected a list of adopt rules, got " + describeNode(node));
-    return;
-  }
-  std::map<std::string, int> firstLine;
-  for (size_t i = 0; i < node.size(); ++i) {
-    std::string itemPath = indexPath(path, i);
-    AdoptRule rule = parseRule(node[i], itemPath, ctx);
-    if (!rule.name.empty()) {
-      const YAML::Node nameNode = node[i]["name"];
-      auto [it, inserted] = firstLine.emplace(rule.name, ctx.locate(nameNode).line);
-      if (!inserted) {
-        ctx.error(nameNode, childPath(itemPath, "name"),
-                  "duplicate adopt rule name " + quoted(rule.name) + " (first at line " + std::to_string(it->second) + ")");
-        continue;
-      }
-    }
-    out.adoptRules.push_back(std::move(rule));
-  }
+  parseNamedList<AdoptRule>(node, path, ctx, "adopt rules", "adopt rule", parseRule, out.adoptRules);
 }
 
 void finishAdoptSection(ParseContext& ctx, Config& out) {

@@ -580,26 +580,7 @@ std::optional<PolicyCondition> parsePolicyCondition(std::string_view text, std::
 }
 
 void parsePoliciesSection(const YAML::Node& node, const std::string& path, ParseContext& ctx, Config& out) {
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    ctx.error(node, path, "expected a list of policies, got " + describeNode(node));
-    return;
-  }
-  std::map<std::string, int> firstLine;
-  for (size_t i = 0; i < node.size(); ++i) {
-    std::string itemPath = indexPath(path, i);
-    PolicyRule rule = parseRule(node[i], itemPath, ctx);
-    if (!rule.name.empty()) {
-      const YAML::Node nameNode = node[i]["name"];
-      auto [it, inserted] = firstLine.emplace(rule.name, ctx.locate(nameNode).line);
-      if (!inserted) {
-        ctx.error(nameNode, childPath(itemPath, "name"),
-                  "duplicate policy name " + quoted(rule.name) + " (first at line " + std::to_string(it->second) + ")");
-        continue;
-      }
-    }
-    out.policies.push_back(std::move(rule));
-  }
+  parseNamedList<PolicyRule>(node, path, ctx, "policies", "policy", parseRule, out.policies);
 }
 
 void finishPoliciesSection(ParseContext& ctx, Config& out) {

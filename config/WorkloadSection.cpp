@@ -353,27 +353,7 @@ void completeWorkload(WorkloadSpec& workload, const AgentSpec& agent) {
 }
 
 void parseWorkloadsSection(const YAML::Node& node, const std::string& path, ParseContext& ctx, Config& out) {
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    ctx.error(node, path, "expected a list of workloads, got " + describeNode(node));
-    return;
-  }
-  std::map<std::string, int> firstLine;
-  for (size_t i = 0; i < node.size(); ++i) {
-    std::string itemPath = indexPath(path, i);
-    WorkloadSpec w = parseWorkload(node[i], itemPath, ctx);
-    if (!w.name.empty()) {
-      const YAML::Node nameNode = node[i]["name"];
-      auto [it, inserted] = firstLine.emplace(w.name, ctx.locate(nameNode).line);
-      if (!inserted) {
-        ctx.error(nameNode, childPath(itemPath, "name"),
-                  "duplicate workload name " + quoted(w.name) + " (first at line " + std::to_string(it->second) +
-                      ")");
-        continue;
-      }
-    }
-    out.workloads.push_back(std::move(w));
-  }
+  parseNamedList<WorkloadSpec>(node, path, ctx, "workloads", "workload", parseWorkload, out.workloads);
 }
 
 void finishWorkloadsSection(ParseContext&, Config& out) {

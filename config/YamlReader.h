@@ -69,6 +69,36 @@ std::string didYouMean(std::string_view word, const std::vector<std::string>& ca
 // "never, on-failure or always"
 std::string listChoices(const std::vector<std::string>& choices);
 
+// A section that is a list of named entries (workloads, policies, adopt rules): each item goes
+// through `parseItem(itemNode, itemPath, ctx)`, which returns a T with a `name`; a name used
+// again is reported at its second use ("duplicate policy name "x" (first at line 3)") and that
+// entry dropped. `plural`/`singular` word the messages ("expected a list of policies").
+template <typename T, typename ParseItem>
+void parseNamedList(const YAML::Node& node, const std::string& path, ParseContext& ctx, std::string_view plural,
+                    std::string_view singular, ParseItem parseItem, std::vector<T>& out) {
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    ctx.error(node, path, "expected a list of " + std::string(plural) + ", got " + describeNode(node));
+    return;
+  }
+  std::map<std::string, int> firstLine;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string itemPath = indexPath(path, i);
+    T item = parseItem(node[i], itemPath, ctx);
+    if (!item.name.empty()) {
+      const YAML::Node nameNode = node[i]["name"];
+      auto [it, inserted] = firstLine.emplace(item.name, ctx.locate(nameNode).line);
+      if (!inserted) {
+        ctx.error(nameNode, childPath(itemPath, "name"),
+                  "duplicate " + std::string(singular) + " name " + quoted(item.name) + " (first at line " +
+                      std::to_string(it->second) + ")");
+        continue;
+      }
+    }
+    out.push_back(std::move(item));
+  }
+}
+
 // --- typed scalar readers: report the problem at the node and return nullopt -----------
 // Messages (after "keyPath: "):
 //   expected a string, got a mapping
