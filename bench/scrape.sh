@@ -9,6 +9,8 @@
 #   BUILD=/path/to/build      the CMake build dir to link against (default: newest build*/)
 #   NOFILE=65536              RLIMIT_NOFILE of the driver (default: deploy/cgwarden.service's
 #                             LimitNOFILE; the sampler holds up to half of it open)
+#   REAL="1000" GENERATED=""  which sizes to run (default: REAL="10 100 1000",
+#                             GENERATED="100 1000 10000"); --write wants the defaults
 #   --quick                   real 10 and 100 only
 #   --write                   replace the "## Scrape" section of docs/benchmarks.md
 #
@@ -61,8 +63,8 @@ run() {  # args for the driver; appends its result line to $BENCH_WORK/results
   echo "  $(cat "$BENCH_WORK/out")" >&2
 }
 
-REAL="10 100 1000"
-GENERATED="100 1000 10000"
+REAL="${REAL-10 100 1000}"
+GENERATED="${GENERATED-100 1000 10000}"
 if [ "$QUICK" = 1 ]; then REAL="10 100"; GENERATED=""; fi
 for n in $REAL; do
   echo "bench/scrape.sh: $n real cgroups..." >&2
