@@ -111,6 +111,7 @@ int commandRun(const std::vector<std::string>& args) {
   policeHooks.server = [servingPtr] { return &servingPtr->server(); };
   policeHooks.registry = [servingPtr] { return &servingPtr->metrics().registry(); };
   policeHooks.snapshots = [servingPtr] { return servingPtr->metrics().latest(); };
+  policeHooks.everyTick = [servingPtr](uint32_t sections) { servingPtr->metrics().sampler().setEveryTick(sections); };
   auto police = std::make_unique<PolicerComponent>(std::move(policeHooks));
   PolicerComponent* policePtr = police.get();
   agent.addComponent(std::move(police));

@@ -17,6 +17,7 @@ using collectors::SampleTarget;
 MetricsOptions MetricsOptions::fromAgentSpec(const config::AgentSpec& agent) {
   MetricsOptions o;
   o.sampler.interval = agent.sampleInterval;
+  o.sampler.detailInterval = agent.detailInterval;
   o.observe = agent.observe;
   return o;
 }

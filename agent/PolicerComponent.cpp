@@ -1,8 +1,28 @@
 #include "agent/PolicerComponent.h"
 
 #include "agent/Agent.h"
+#include "collectors/Sampler.h"
 
 namespace cgwarden::agent {
+
+namespace {
+
+uint32_t sectionsOf(const config::PolicyConditionTree& tree) {
+  if (tree.kind == config::PolicyConditionTree::Kind::Leaf) {
+    return tree.leaf.metric == config::PolicyMetric::Pressure ? uint32_t{collectors::kSectionPressure} : 0u;
+  }
+  uint32_t sections = 0;
+  for (const auto& child : tree.children) sections |= sectionsOf(child);
+  return sections;
+}
+
+}  // namespace
+
+uint32_t sectionsEveryTick(const std::vector<config::PolicyRule>& rules) {
+  uint32_t sections = 0;
+  for (const auto& rule : rules) sections |= sectionsOf(rule.condition);
+  return sections;
+}
 
 PolicerComponent::PolicerComponent(PolicerHooks hooks) : hooks_(std::move(hooks)), events_(hooks_.eventCapacity) {}
 
@@ -16,6 +36,7 @@ Status PolicerComponent::start(Agent& agent) {
   target_ = std::make_unique<SupervisorActionTarget>(agent.supervisor(), agent.layout());
   PolicerOptions options = hooks_.options;
   options.snapshotSource = hooks_.snapshots;
+  if (hooks_.everyTick) hooks_.everyTick(sectionsEveryTick(agent.config().policies));
   policer_ = std::make_unique<Policer>(agent.config().policies, *target_, events_, metrics_.get(), options);
   if (auto st = policer_->start(); !st) return st;
   if (hooks_.server) {
@@ -44,7 +65,9 @@ EventsFn PolicerComponent::eventsFn() {
 }
 
 void PolicerComponent::setRules(std::vector<config::PolicyRule> rules) {
-  if (policer_) policer_->setRules(std::move(rules));
+  if (!policer_) return;
+  if (hooks_.everyTick) hooks_.everyTick(sectionsEveryTick(rules));
+  policer_->setRules(std::move(rules));
 }
 
 }  // namespace cgwarden::agent

@@ -8,6 +8,7 @@
 //       .snapshots = [&] { return servingPtr->metrics().latest(); },  // polled every 20 ms
 //       .options = {},                                           // PolicerOptions (snapshotSource is set)
 //       .eventCapacity = 1000,                                   // the /events ring
+//       .everyTick = [&](uint32_t s) { servingPtr->metrics().sampler().setEveryTick(s); },
 //   });
 //   PolicerComponent* policePtr = police.get();
 //   agent.addComponent(std::move(police));
@@ -15,8 +16,9 @@
 //   ... on reload: policePtr->setRules(newConfig.policies)
 //
 // At start: a SupervisorActionTarget over agent.supervisor(), the Policer over
-// agent.config().policies, GET /events on the server. At stop: the policer stops (running
-// exec hooks are waited for) and /events is removed.
+// agent.config().policies, GET /events on the server, and the sampler is asked for the
+// detail sections the rules read at tick resolution (sectionsEveryTick; again on setRules).
+// At stop: the policer stops (running exec hooks are waited for) and /events is removed.
 
 #include <functional>
 #include <memory>
@@ -40,7 +42,14 @@ struct PolicerHooks {
   SnapshotFn snapshots;                               // required: the sampler's latest snapshot
   PolicerOptions options;                             // snapshotSource is set from `snapshots`
   size_t eventCapacity = 1000;
+  // Optional: Sampler::setEveryTick, so the detail sections a rule reads (PSI) are fresh on
+  // every tick rather than every detail interval.
+  std::function<void(uint32_t sections)> everyTick;
 };
+
+// The sampler's detail sections (collectors::SampleSection) that `rules` read: PSI for a
+// `pressure` condition. The other conditions read every-tick sections only.
+uint32_t sectionsEveryTick(const std::vector<config::PolicyRule>& rules);
 
 class PolicerComponent final : public AgentComponent {
  public:

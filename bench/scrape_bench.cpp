@@ -421,6 +421,13 @@ int main(int argc, char** argv) {
       (void)!::write(release, "g", 1);
       ::close(release);
       targets.push_back(targetFor(**cg, name));
+      // The configured limits are the kernel's too, as for a launched workload: with a CPU
+      // quota the sampler reads cpu.stat's throttling counters and exports them.
+      if (auto st = (*cg)->applyLimits(targets.back().configuredLimits); !st) {
+        std::fprintf(stderr, "%s\n", st.error().message().c_str());
+        cleanup();
+        return 1;
+      }
       cgroups.push_back(std::move(*cg));
     }
     std::this_thread::sleep_for(milliseconds(500));  // let the children do their read
@@ -451,7 +458,7 @@ int main(int argc, char** argv) {
   auto& metrics = **svc;
   // The loop's work, driven here so every tick is measured: thread CPU time per tick.
   for (int i = 0; i < 3; ++i) metrics.sampler().tick();  // the first tick opens descriptors
-  std::vector<double> cpuMs, wallMs;
+  std::vector<double> cpuMs, wallMs, filesPerTarget;
   size_t sampled = 0, held = 0, errors = 0;
   for (int i = 0; i < ticks; ++i) {
     auto snap = metrics.sampler().tick();
@@ -460,8 +467,21 @@ int main(int argc, char** argv) {
     sampled = snap->targets.size();
     held = snap->stats.heldFiles;
     errors = snap->stats.errorsTotal;
+    if (sampled > 0) filesPerTarget.push_back(static_cast<double>(snap->stats.filesRead) / static_cast<double>(sampled));
   }
   double rssSampling = statusKiB("VmRSS:");
+  // A full sample: every detail section of every target on every tick (what a tick cost
+  // before the detail tier), with the same descriptors.
+  std::vector<double> fullCpuMs, fullFilesPerTarget;
+  metrics.sampler().setEveryTick(collectors::kAllDetailSections);
+  for (int i = 0; i < std::max(3, ticks / 2); ++i) {
+    auto snap = metrics.sampler().tick();
+    fullCpuMs.push_back(snap->stats.cpuSeconds * 1000);
+    if (!snap->targets.empty()) {
+      fullFilesPerTarget.push_back(static_cast<double>(snap->stats.filesRead) / static_cast<double>(snap->targets.size()));
+    }
+  }
+  metrics.sampler().setEveryTick(0);
   // The floor under every file read: one system call's CPU time (getppid), and one small
   // cgroup file (memory.usage_in_bytes of the first target) read with pread on a held
   // descriptor versus open + read + close, as the sampler does within and beyond its budget.
@@ -543,11 +563,11 @@ int main(int argc, char** argv) {
   double rssAfter = statusKiB("VmRSS:");
 
   std::printf(
-      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu syscall_us=%.2f pread_us=%.2f open_read_close_us=%.2f tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
+      "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu files_per_target=%.2f full_cpu_ms=%.2f full_files_per_target=%.2f syscall_us=%.2f pread_us=%.2f open_read_close_us=%.2f tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
       "render_ms=%.1f rounds=%zu scrape_ms=%.1f scrape_p99_ms=%.1f scrape_gzip_ms=%.1f scrape_gzip_p99_ms=%.1f "
       "bytes=%zu gzip_bytes=%zu series=%zu "
       "rss_start_mib=%.1f rss_sampling_mib=%.1f rss_after_render_mib=%.1f rss_after_scrapes_mib=%.1f rss_peak_mib=%.1f\n",
-      mode.c_str(), n, sampled, errors, held, syscallUs, preadUs, openReadUs, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
+      mode.c_str(), n, sampled, errors, held, median(filesPerTarget), median(fullCpuMs), median(fullFilesPerTarget), syscallUs, preadUs, openReadUs, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
       st.plainMs.size(), median(st.plainMs), percentile(st.plainMs, 0.99), median(st.gzipMs),
       percentile(st.gzipMs, 0.99), st.plainBytes, st.gzipBytes, series, rssBefore / 1024,
       rssSampling / 1024, rssRender / 1024, rssAfter / 1024, rssPeak / 1024);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -103,6 +104,30 @@ constexpr uint32_t kV2Files = bit(kCpuStatV2) | bit(kMemoryStatV2) | bit(kMemory
                               bit(kSwapCurrent) | bit(kMemoryEvents) | bit(kIoStat) | bit(kPidsCurrent) |
                               bit(kProcs) | bit(kCpuPressure) | bit(kMemoryPressure) | bit(kIoPressure);
 
+// The detail section a file belongs to (SampleSection); 0: read on every tick.
+constexpr uint32_t sectionOf(int f) {
+  switch (f) {
+    case kCpuPressure:
+    case kMemoryPressure:
+    case kIoPressure: return kSectionPressure;
+    case kMemoryMaxUsage:
+    case kMemoryFailcnt:
+    case kMemoryPeak: return kSectionMemoryPeak;
+    case kSwapCurrent: return kSectionSwap;
+    case kProcs: return kSectionProcesses;
+    default: return 0;
+  }
+}
+
+constexpr uint32_t detailFiles() {
+  uint32_t mask = 0;
+  for (int f = 0; f < kFileCount; ++f) {
+    if (sectionOf(f) != 0) mask |= uint32_t{1} << f;
+  }
+  return mask;
+}
+constexpr uint32_t kDetailFiles = detailFiles();
+
 enum class Outcome { Ok, Absent, Gone, Failed };
 
 double unixNow() {
@@ -177,6 +202,27 @@ struct FileState {
   bool errorLogged = false;
 };
 
+// The detail sections as last read, carried into the snapshots of the ticks in between.
+// Raw kernel values: counter continuity is applied to the copy in each snapshot.
+struct DetailValues {
+  bool valid = false;  // every section read since the cgroup was opened
+  double time = 0;     // when every section was last read
+  uint64_t maxUsageBytes = 0;
+  bool hasMaxUsage = false;
+  uint64_t failcnt = 0;
+  bool hasFailcnt = false;
+  uint64_t swapBytes = 0;  // v2 only
+  bool hasSwap = false;
+  uint64_t processes = 0;
+  bool hasProcesses = false;
+  Pressure cpuPressure;
+  Pressure memoryPressure;
+  Pressure ioPressure;
+  bool hasCpuPressure = false;
+  bool hasMemoryPressure = false;
+  bool hasIoPressure = false;
+};
+
 struct TargetState {
   std::shared_ptr<const SampleTarget> target;
   bool seen = false;
@@ -190,6 +236,7 @@ struct TargetState {
   bool hasSpec = false;
   SpecLimits spec;
   bool specErrorLogged = false;
+  DetailValues detail;
   std::unique_ptr<Continuity> continuity;  // managed targets only, created on first use
   bool sampledBefore = false;  // a previous incarnation of the cgroup was read
   bool reincarnated = false;   // reopened after that: its counters start again from zero
@@ -219,6 +266,12 @@ struct Sampler::Impl {
   // hold every target's files and directories, the files get it (a held file is read with
   // one pread, ~4x cheaper than open + read + close).
   bool holdDirs = true;
+  // Likewise detail files (read every detailEvery ticks) only get descriptors when every
+  // target's every-tick and detail files fit: every-tick files come first.
+  bool holdDetail = true;
+  uint64_t detailEvery = 1;             // ticks between reads of the detail sections
+  std::atomic<uint32_t> everyTick{0};   // detail sections wanted on every tick (setEveryTick)
+  uint64_t filesRead = 0;               // in this tick
   uint64_t nextStagger = 0;
   // At most kLogsPerTick warnings per tick; the rest are counted and summarised.
   static constexpr int kLogsPerTick = 10;
@@ -248,6 +301,10 @@ struct Sampler::Impl {
       maxOpenFiles = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 2 : 512;
     }
     if (options.specRefreshTicks == 0) options.specRefreshTicks = 1;
+    if (options.interval.count() > 0 && options.detailInterval > options.interval) {
+      detailEvery = static_cast<uint64_t>((options.detailInterval.count() + options.interval.count() - 1) /
+                                          options.interval.count());
+    }
     auto empty = std::make_shared<Snapshot>();
     empty->mode = layout.mode;
     empty->deviceNames = deviceMap;
@@ -303,6 +360,7 @@ struct Sampler::Impl {
         n = ::pread(fd, buffer.data(), buffer.size(), 0);
       } while (n < 0 && errno == EINTR);
       if (n < 0) return false;
+      ++filesRead;
       if (static_cast<size_t>(n) < buffer.size()) {
         out = std::string_view(buffer.data(), static_cast<size_t>(n));
         return true;
@@ -373,8 +431,12 @@ struct Sampler::Impl {
     if (s.dirs.empty()) return false;
 
     uint32_t active = v2 ? kV2Files : kV1Files;
-    if (!v2 && s.dirSlot[kDirCpuacct] < 0 && s.dirSlot[kDirUnified] >= 0) {
-      active |= bit(kCpuStatV2);  // hybrid without cpuacct: the twin's cpu.stat has usage
+    // Hybrid: the twin's cpu.stat has usage, user and system in one read. For a managed
+    // target cgwarden put every member in both hierarchies; an observed one may be laid out
+    // differently in each, so it keeps cpuacct while it has one.
+    if (!v2 && s.dirSlot[kDirUnified] >= 0 && (s.dirSlot[kDirCpuacct] < 0 || t.managed)) {
+      active |= bit(kCpuStatV2);
+      active &= ~(bit(kCpuacctUsage) | bit(kCpuacctStat));
     }
     for (int f = 0; f < kFileCount; ++f) {
       FileState& fs = s.files[f];
@@ -395,6 +457,7 @@ struct Sampler::Impl {
     s.dirCtime = rc == 0 ? static_cast<double>(st.st_ctim.tv_sec) + static_cast<double>(st.st_ctim.tv_nsec) * 1e-9 : 0;
     s.open = true;
     s.specDirty = true;
+    s.detail.valid = false;
     if (s.sampledBefore) s.reincarnated = true;
     return true;
   }
@@ -456,6 +519,8 @@ struct Sampler::Impl {
     if (mayLog()) spdlog::warn("sampler: {} (target {}; logged once until it clears)", e.message(), s.target->id);
   }
 
+  bool mayHold(File f) const { return heldFds < maxOpenFiles && (holdDetail || sectionOf(f) == 0); }
+
   // Reads file `f` of target `s` into the buffer.
   Outcome read(TargetState& s, File f, std::string_view& out) {
     FileState& fs = s.files[f];
@@ -495,7 +560,7 @@ struct Sampler::Impl {
     }
     bool ok = readAll(fd, out);
     err = errno;
-    if (heldFds < maxOpenFiles && ok) {
+    if (ok && mayHold(f)) {
       fs.fd = fd;
       ++heldFds;
     } else {
@@ -538,7 +603,7 @@ struct Sampler::Impl {
         return Outcome::Failed;
       }
       fs.nameIndex = 0;
-      if (heldFds < maxOpenFiles) {
+      if (mayHold(kProcs)) {
         fs.fd = fd;
         ++heldFds;
       } else {
@@ -563,7 +628,10 @@ struct Sampler::Impl {
         break;
       }
       offset += n;
-      if (static_cast<size_t>(n) < buffer.size()) break;
+      if (static_cast<size_t>(n) < buffer.size()) {
+        ++filesRead;
+        break;
+      }
     }
     if (owned) ::close(fd);
     if (result != Outcome::Ok) return result;
@@ -709,6 +777,16 @@ struct Sampler::Impl {
 
   // ---- one target ------------------------------------------------------------------------
 
+  static bool cpuQuotaSet(const TargetState& s) {
+    return s.hasSpec && s.spec.cpuQuotaUs != kUnlimited && s.spec.cpuQuotaUs != 0;
+  }
+
+  // Every detail section is read on a target's first sample after it was opened, then on
+  // one tick in detailEvery, the targets spread over those ticks.
+  bool detailDue(const TargetState& s) const {
+    return !s.detail.valid || detailEvery <= 1 || (ticks + s.staggerSlot) % detailEvery == 0;
+  }
+
   // Fills `out` (and appends its devices to snap.io). False when the cgroup is gone.
   bool sampleTarget(TargetState& s, TargetSample& out, Snapshot& snap) {
     out.target = s.target;
@@ -716,6 +794,14 @@ struct Sampler::Impl {
     out.sampleTime = unixNow();
     out.startTime = s.target->startTimeSeconds > 0 ? s.target->startTimeSeconds : s.dirCtime;
     Outcome o;
+
+    // Effective limits (staggered over the refresh period) come first: whether a CPU quota
+    // is set decides whether cpu.stat (v1) is read.
+    if (s.specDirty || (ticks + s.staggerSlot) % options.specRefreshTicks == 0) readSpec(s);
+    out.spec = s.spec;
+    out.hasSpec = s.hasSpec;
+    const uint32_t sections = detailDue(s) ? uint32_t{kAllDetailSections} : everyTick.load(std::memory_order_relaxed);
+    DetailValues& d = s.detail;
 
     // CPU
     bool cpu = false;
@@ -736,7 +822,7 @@ struct Sampler::Impl {
       return {};
     });
     if (o == Outcome::Gone) return false;
-    o = load(s, kCpuStatV1, [&](std::string_view t) -> Status {
+    o = !cpuQuotaSet(s) ? Outcome::Absent : load(s, kCpuStatV1, [&](std::string_view t) -> Status {
       auto v = parseCpuStatV1(t);
       if (!v) return v.error();
       out.cpu.periods = v->periods;
@@ -787,8 +873,16 @@ struct Sampler::Impl {
     };
     if (layout.mode == CgroupMode::V2) {
       if (single(kMemoryCurrent, m.usageBytes, &memory) == Outcome::Gone) return false;
-      if (single(kMemoryPeak, m.maxUsageBytes, &m.hasMaxUsage) == Outcome::Gone) return false;
-      if (single(kSwapCurrent, m.swapBytes, &m.hasSwap) == Outcome::Gone) return false;
+      if (sections & kSectionMemoryPeak) {
+        d.hasMaxUsage = false;
+        if (single(kMemoryPeak, d.maxUsageBytes, &d.hasMaxUsage) == Outcome::Gone) return false;
+      }
+      if (sections & kSectionSwap) {
+        d.hasSwap = false;
+        if (single(kSwapCurrent, d.swapBytes, &d.hasSwap) == Outcome::Gone) return false;
+      }
+      m.swapBytes = d.swapBytes;
+      m.hasSwap = d.hasSwap;
       bool stat = false;
       o = load(s, kMemoryStatV2, [&](std::string_view t) -> Status {
         auto v = parseMemoryStatV2(t);
@@ -827,8 +921,12 @@ struct Sampler::Impl {
       if (o == Outcome::Gone) return false;
     } else {
       if (single(kMemoryUsage, m.usageBytes, &memory) == Outcome::Gone) return false;
-      if (single(kMemoryMaxUsage, m.maxUsageBytes, &m.hasMaxUsage) == Outcome::Gone) return false;
-      if (single(kMemoryFailcnt, m.failcnt, &m.hasFailcnt) == Outcome::Gone) return false;
+      if (sections & kSectionMemoryPeak) {
+        d.hasMaxUsage = false;
+        d.hasFailcnt = false;
+        if (single(kMemoryMaxUsage, d.maxUsageBytes, &d.hasMaxUsage) == Outcome::Gone) return false;
+        if (single(kMemoryFailcnt, d.failcnt, &d.hasFailcnt) == Outcome::Gone) return false;
+      }
       bool stat = false;
       o = load(s, kMemoryStatV1, [&](std::string_view t) -> Status {
         auto v = parseMemoryStatV1(t);
@@ -862,6 +960,10 @@ struct Sampler::Impl {
       if (o == Outcome::Gone) return false;
     }
     out.hasMemory = memory;
+    m.maxUsageBytes = d.maxUsageBytes;
+    m.hasMaxUsage = d.hasMaxUsage;
+    m.failcnt = d.failcnt;
+    m.hasFailcnt = d.hasFailcnt;
 
     // Block IO
     ioScratch.clear();
@@ -886,9 +988,13 @@ struct Sampler::Impl {
 
     // Tasks
     if (single(kPidsCurrent, out.pidsCurrent, &out.hasPids) == Outcome::Gone) return false;
-    o = countProcesses(s, out.processes);
-    if (o == Outcome::Gone) return false;
-    out.hasProcesses = o == Outcome::Ok;
+    if (sections & kSectionProcesses) {
+      o = countProcesses(s, d.processes);
+      if (o == Outcome::Gone) return false;
+      d.hasProcesses = o == Outcome::Ok;
+    }
+    out.processes = d.processes;
+    out.hasProcesses = d.hasProcesses;
 
     // Pressure
     struct Psi {
@@ -896,23 +1002,32 @@ struct Sampler::Impl {
       Pressure* dst;
       bool* flag;
     };
-    for (Psi p : {Psi{kCpuPressure, &out.cpuPressure, &out.hasCpuPressure},
-                  Psi{kMemoryPressure, &out.memoryPressure, &out.hasMemoryPressure},
-                  Psi{kIoPressure, &out.ioPressure, &out.hasIoPressure}}) {
-      o = load(s, p.file, [&](std::string_view t) -> Status {
-        auto v = parsePressure(t);
-        if (!v) return v.error();
-        *p.dst = *v;
-        *p.flag = true;
-        return {};
-      });
-      if (o == Outcome::Gone) return false;
+    if (sections & kSectionPressure) {
+      for (Psi p : {Psi{kCpuPressure, &d.cpuPressure, &d.hasCpuPressure},
+                    Psi{kMemoryPressure, &d.memoryPressure, &d.hasMemoryPressure},
+                    Psi{kIoPressure, &d.ioPressure, &d.hasIoPressure}}) {
+        *p.flag = false;
+        o = load(s, p.file, [&](std::string_view t) -> Status {
+          auto v = parsePressure(t);
+          if (!v) return v.error();
+          *p.dst = *v;
+          *p.flag = true;
+          return {};
+        });
+        if (o == Outcome::Gone) return false;
+      }
     }
-
-    // Effective limits, staggered over the refresh period.
-    if (s.specDirty || (ticks + s.staggerSlot) % options.specRefreshTicks == 0) readSpec(s);
-    out.spec = s.spec;
-    out.hasSpec = s.hasSpec;
+    out.cpuPressure = d.cpuPressure;
+    out.hasCpuPressure = d.hasCpuPressure;
+    out.memoryPressure = d.memoryPressure;
+    out.hasMemoryPressure = d.hasMemoryPressure;
+    out.ioPressure = d.ioPressure;
+    out.hasIoPressure = d.hasIoPressure;
+    if (sections == kAllDetailSections) {
+      d.valid = true;
+      d.time = out.sampleTime;
+    }
+    out.detailTime = d.time;
 
     if (options.counterContinuity && s.target->managed) applyContinuity(s, out);
     s.reincarnated = false;
@@ -920,11 +1035,11 @@ struct Sampler::Impl {
 
     out.hasIo = io;
     out.ioCount = static_cast<uint32_t>(ioScratch.size());
-    for (const auto& d : ioScratch) {
-      knowDevice(d.major, d.minor);
-      snap.io.push_back(d);
+    for (const auto& dev : ioScratch) {
+      knowDevice(dev.major, dev.minor);
+      snap.io.push_back(dev);
     }
-    for (const auto& d : s.target->configuredLimits.io.devices) knowDevice(d.major, d.minor);
+    for (const auto& dev : s.target->configuredLimits.io.devices) knowDevice(dev.major, dev.minor);
     return true;
   }
 
@@ -1038,8 +1153,11 @@ struct Sampler::Impl {
       }
     }
 
-    constexpr size_t kDescriptorsPerTarget = size_t{kFileCount} + size_t{kDirCount};
-    holdDirs = states.size() * kDescriptorsPerTarget <= maxOpenFiles;
+    const uint32_t modeFiles = layout.mode == CgroupMode::V2 ? kV2Files : kV1Files;
+    const size_t filesPerTarget = static_cast<size_t>(std::popcount(modeFiles));
+    holdDetail = states.size() * filesPerTarget <= maxOpenFiles;
+    holdDirs = states.size() * (filesPerTarget + size_t{kDirCount}) <= maxOpenFiles;
+    filesRead = 0;
 
     std::shared_ptr<Snapshot> snap;
     if (spare && spare.use_count() == 1) {
@@ -1079,6 +1197,7 @@ struct Sampler::Impl {
     snap->stats.tickErrors = tickErrors;
     snap->stats.targetsRequested = requested.size();
     snap->stats.heldFiles = heldFds;
+    snap->stats.filesRead = filesRead;
     snap->stats.cpuSeconds = threadCpuSeconds() - cpuStart;
     snap->stats.durationSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - steadyStart).count();
@@ -1171,6 +1290,10 @@ std::shared_ptr<const Snapshot> Sampler::latest() const { return impl_->latest.l
 SnapshotPair Sampler::latestPair() const {
   std::lock_guard lock(impl_->pairMutex);
   return {impl_->latest.load(), impl_->priorPublished};
+}
+
+void Sampler::setEveryTick(uint32_t sections) {
+  impl_->everyTick.store(sections & kAllDetailSections, std::memory_order_relaxed);
 }
 
 const SamplerOptions& Sampler::options() const { return impl_->options; }

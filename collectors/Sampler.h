@@ -11,6 +11,17 @@
 // effective limits (container_spec_*) are re-read every specRefreshTicks ticks, and at
 // once when a target's configuredLimits change.
 //
+// Tiers: CPU, memory usage and memory.stat, OOM counters, block IO and tasks are read every
+// tick (what rates, `ps` and the policer's rules need at tick resolution). The detail
+// sections (SampleSection) change slowly or are only exported, and cost as many reads again:
+// they are read every detailInterval, staggered so each tick reads a slice of the targets,
+// and on a target's first sample; a consumer that needs one every tick (the policer, for a
+// rule on PSI) says so with setEveryTick. Descriptors go to every-tick files first. On
+// hybrid hosts a managed target's CPU time comes from its cgroup2 twin's cpu.stat (usage,
+// user and system in µs, one read) instead of cpuacct.usage + cpuacct.stat: cgwarden put
+// every member in both, so they count the same tasks. cpu.stat (v1) is read only while a
+// CPU quota is set: without one the kernel runs no CFS periods and exports no throttling.
+//
 // Vanished cgroups: ENOENT/ENODEV on a target's files means the cgroup is gone: it drops
 // out of the snapshot and is retried each tick while the provider still lists it. Other
 // failures count in SamplerStats::errorsTotal and are logged once until they clear.
@@ -30,8 +41,19 @@
 
 namespace cgwarden::collectors {
 
+// The detail sections, as a bit mask (Sampler::setEveryTick).
+enum SampleSection : uint32_t {
+  kSectionPressure = 1u << 0,   // cpu/memory/io.pressure (PSI): TargetSample::*Pressure
+  kSectionMemoryPeak = 1u << 1, // v1 memory.max_usage_in_bytes + memory.failcnt; v2 memory.peak
+  kSectionSwap = 1u << 2,       // v2 memory.swap.current (v1 swap comes with memory.stat, every tick)
+  kSectionProcesses = 1u << 3,  // cgroup.procs: TargetSample::processes
+  kAllDetailSections = (1u << 4) - 1,
+};
+
 struct SamplerOptions {
   std::chrono::milliseconds interval{1000};
+  // Detail sections are re-read this often (rounded to whole ticks; <= interval: every tick).
+  std::chrono::milliseconds detailInterval{10000};
   uint32_t specRefreshTicks = 30;  // effective limits re-read every N ticks (and on change)
   static constexpr size_t kAutoOpenFiles = SIZE_MAX;
   size_t maxOpenFiles = kAutoOpenFiles;  // descriptors held across ticks (0 = none); auto = RLIMIT_NOFILE / 2
@@ -79,6 +101,10 @@ class Sampler {
   // The last published snapshot and the one published the tick before it (null before the
   // second tick), read together: rates over exactly one tick for whoever asks, whenever.
   SnapshotPair latestPair() const;
+
+  // Detail sections to read on every tick from now on (a mask of SampleSection), on top of
+  // their detailInterval. Replaces the previous mask; thread-safe.
+  void setEveryTick(uint32_t sections);
 
   const SamplerOptions& options() const;
   const CgroupLayout& layout() const;

@@ -7,6 +7,12 @@
 // workload's cgroup is recreated under the same id (the sampler carries an offset).
 // A section a target's host does not provide (e.g. memory.events on v1) has its
 // has* flag false; a cgroup that vanished is simply not in `targets`.
+//
+// Detail sections (SampleSection: PSI, memory peak and failcnt, v2 swap, process count) are
+// re-read every few ticks (SamplerOptions::detailInterval), not every tick, unless a consumer
+// asked for them every tick (Sampler::setEveryTick); between reads a TargetSample carries
+// their last values and `detailTime` says when those were read. Everything else (CPU, memory
+// usage and memory.stat, OOM counters, block IO, tasks) is read on every tick.
 
 #include <chrono>
 #include <cstdint>
@@ -104,6 +110,7 @@ struct SpecLimits {
 struct TargetSample {
   std::shared_ptr<const SampleTarget> target;  // identity, state, configured limits
   double sampleTime = 0;  // when this target's files were read (Unix seconds)
+  double detailTime = 0;  // when its detail sections (see above) were last read; <= sampleTime
   double startTime = 0;   // target.startTimeSeconds, else the cgroup directory's ctime
   bool hasCpu = false;
   bool hasMemory = false;
@@ -134,6 +141,7 @@ struct SamplerStats {
   double cpuSeconds = 0;         // CPU time (user + system) of this tick
   uint64_t targetsRequested = 0; // targets the providers listed
   uint64_t heldFiles = 0;        // file and directory descriptors held open across ticks
+  uint64_t filesRead = 0;        // cgroup files read in this tick (limits included)
 };
 
 using DeviceNameMap = std::map<std::pair<uint32_t, uint32_t>, std::string>;

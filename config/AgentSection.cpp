@@ -46,6 +46,10 @@ void parseAgentSection(const YAML::Node& node, const std::string& path, ParseCon
     if (*v >= std::chrono::milliseconds(10)) agent.sampleInterval = *v;
     else ctx.error(*map.get("sample_interval"), map.pathOf("sample_interval"), "must be at least 10ms");
   }
+  if (auto v = map.duration("detail_interval")) {
+    if (*v >= std::chrono::milliseconds(10)) agent.detailInterval = *v;
+    else ctx.error(*map.get("detail_interval"), map.pathOf("detail_interval"), "must be at least 10ms");
+  }
   if (auto v = map.string("listen")) {
     if (isListenAddress(*v)) agent.listen = *v;
     else

@@ -81,6 +81,7 @@ struct WorkloadSpec {
 struct AgentSpec {
   std::string cgroupRoot = "cgwarden";              // relative to each hierarchy's mount
   std::chrono::milliseconds sampleInterval{1000};
+  std::chrono::milliseconds detailInterval{10000};  // PSI, memory peak, process count (Sampler.h)
   std::string listen = "127.0.0.1:9839";             // HTTP: /metrics, /healthz, API
   std::string logLevel = "info";
   std::string logFormat = "text";                   // text | json

@@ -80,6 +80,7 @@ TEST_F(PolicerComponentTest, EventsAndCountersAreServed) {
       .snapshots = [servingPtr] { return servingPtr->metrics->latest(); },
       .options = {},
       .eventCapacity = 100,
+      .everyTick = [servingPtr](uint32_t sections) { servingPtr->metrics->sampler().setEveryTick(sections); },
   });
   agent::PolicerComponent* policePtr = police.get();
   agent_->addComponent(std::move(police));

@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/PolicerComponent.h"
 #include "agent/PolicyEngine.h"
+#include "collectors/Sampler.h"
 #include "unit/agent/PolicyTestKit.h"
 
 namespace cgwarden::testing {
@@ -331,6 +333,18 @@ TEST_F(PolicyEngineTest, MiniSampleEvaluationCarriesItsTrigger) {
   EXPECT_THAT(target_.calls(), ElementsAre("freeze web"));
   EXPECT_EQ(events_.all()[0].trigger, agent::PolicyTrigger::Threshold);
   EXPECT_THAT(metricsText(), HasSubstr("cgwarden_policy_wakeups_total{trigger=\"threshold\"} 1"));
+}
+
+TEST(PolicerSectionsTest, OnlyPressureConditionsAskForPsiEveryTick) {
+  EXPECT_EQ(agent::sectionsEveryTick(rulesOf(
+                "  - {name: a, target: web, condition: \"memory.usage > 80%\", actions: [log]}\n"
+                "  - {name: b, target: web, condition: \"cpu.throttled > 50% over 10s\", actions: [log]}\n")),
+            0u);
+  EXPECT_EQ(agent::sectionsEveryTick(rulesOf(
+                "  - name: c\n    target: web\n    condition:\n      any: [\"pids > 90%\", \"io.pressure.full.avg10 > 5%\"]\n"
+                "    actions: [log]\n")),
+            uint32_t{collectors::kSectionPressure})
+      << "found inside an any: tree";
 }
 
 }  // namespace

@@ -35,10 +35,11 @@ TEST(SamplerTest, HybridTargetMatchesTheCapturedFiles) {
   const TargetSample& s = snap->targets[0];
   EXPECT_EQ(s.target->id, "/web");
   ASSERT_TRUE(s.hasCpu);
-  EXPECT_EQ(s.cpu.usageNs, 612668499u);
-  EXPECT_EQ(s.cpu.userNs, 480000000u);
-  EXPECT_EQ(s.cpu.systemNs, 120000000u);
-  EXPECT_TRUE(s.cpu.hasBandwidth);
+  // A managed target's CPU time comes from the cgroup2 twin's cpu.stat (µs), not cpuacct.
+  EXPECT_EQ(s.cpu.usageNs, 612476000u);
+  EXPECT_EQ(s.cpu.userNs, 488337000u);
+  EXPECT_EQ(s.cpu.systemNs, 124139000u);
+  EXPECT_TRUE(s.cpu.hasBandwidth) << "a quota is set: cpu.stat's throttling is read";
   EXPECT_EQ(s.cpu.periods, 15u);
   EXPECT_EQ(s.cpu.throttledPeriods, 11u);
   EXPECT_EQ(s.cpu.throttledNs, 250297182u);
@@ -74,6 +75,93 @@ TEST(SamplerTest, HybridTargetMatchesTheCapturedFiles) {
   EXPECT_EQ(s.spec.pidsMax, kUnlimited);
   EXPECT_GT(s.startTime, 0) << "the directory's ctime when the target has no start time";
   EXPECT_GT(s.sampleTime, 0);
+}
+
+TEST(SamplerTest, HybridObservedTargetKeepsCpuacctAndQuotaLessTargetSkipsThrottling) {
+  HybridTree h;
+  SampleTarget observed = h.addCgroup("obs");
+  observed.managed = false;  // its cgroup2 twin may hold other tasks than its v1 cgroups
+  SampleTarget noQuota = h.addCgroup("free");
+  h.tree.write("cpu/free/cpu.cfs_quota_us", "-1\n");
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{observed, noQuota}; }, optionsFor(h.tree));
+  auto snap = sampler.tick();
+  const TargetSample* o = snap->find("/obs");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->cpu.usageNs, 612668499u) << "cpuacct.usage";
+  EXPECT_EQ(o->cpu.userNs, 480000000u) << "cpuacct.stat, USER_HZ ticks";
+  EXPECT_TRUE(o->cpu.hasBandwidth);
+  const TargetSample* f = snap->find("/free");
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->hasCpu);
+  EXPECT_FALSE(f->cpu.hasBandwidth) << "no quota: no CFS periods run, cpu.stat is not read";
+  EXPECT_EQ(snap->stats.tickErrors, 0u);
+}
+
+TEST(SamplerTest, DetailSectionsAreReadEveryDetailIntervalAndCarriedBetween) {
+  HybridTree h;
+  SampleTarget t = h.addCgroup("web");
+  SamplerOptions o = optionsFor(h.tree);
+  o.interval = std::chrono::milliseconds(1000);
+  o.detailInterval = std::chrono::milliseconds(3000);  // every third tick
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{t}; }, o);
+  auto first = sampler.tick();
+  const TargetSample& a = first->targets.at(0);
+  ASSERT_TRUE(a.hasProcesses && a.hasCpuPressure && a.memory.hasMaxUsage);
+  EXPECT_EQ(a.processes, 2u);
+  EXPECT_DOUBLE_EQ(a.detailTime, a.sampleTime) << "the first sample reads every section";
+  const uint64_t firstReads = first->stats.filesRead;  // the limits files too
+  uint64_t carriedReads = 0;
+
+  h.tree.write("pids/web/cgroup.procs", "1\n2\n3\n");
+  h.tree.write("unified/web/cpu.pressure", "some avg10=1.00 avg60=0.50 avg300=0.10 total=999999\n");
+  h.tree.write("memory/web/memory.max_usage_in_bytes", "4096000\n");
+  h.tree.write("memory/web/memory.usage_in_bytes", "600000\n");
+  for (int i = 0; i < 2; ++i) {
+    auto snap = sampler.tick();
+    const TargetSample& b = snap->targets.at(0);
+    EXPECT_EQ(b.memory.usageBytes, 600000u) << "every-tick sections are fresh";
+    EXPECT_EQ(b.processes, 2u) << "carried from the last detail read";
+    EXPECT_EQ(b.cpuPressure.some.totalUs, 470559u);
+    EXPECT_EQ(b.memory.maxUsageBytes, 1830912u);
+    EXPECT_TRUE(b.hasProcesses && b.hasCpuPressure && b.memory.hasMaxUsage);
+    EXPECT_DOUBLE_EQ(b.detailTime, a.sampleTime);
+    EXPECT_LT(snap->stats.filesRead, firstReads);
+    carriedReads = snap->stats.filesRead;
+  }
+  auto third = sampler.tick();
+  const TargetSample& c = third->targets.at(0);
+  EXPECT_EQ(c.processes, 3u);
+  EXPECT_EQ(c.cpuPressure.some.totalUs, 999999u);
+  EXPECT_EQ(c.memory.maxUsageBytes, 4096000u);
+  EXPECT_DOUBLE_EQ(c.detailTime, c.sampleTime);
+  EXPECT_EQ(third->stats.filesRead, carriedReads + 6)
+      << "memory.max_usage_in_bytes, memory.failcnt, cgroup.procs and the three PSI files";
+
+  // A consumer that needs PSI at tick resolution (a policy on pressure) asks for it.
+  sampler.setEveryTick(kSectionPressure);
+  h.tree.write("unified/web/cpu.pressure", "some avg10=2.00 avg60=1.00 avg300=0.20 total=1000500\n");
+  h.tree.write("pids/web/cgroup.procs", "1\n");
+  auto fourth = sampler.tick();
+  EXPECT_EQ(fourth->targets.at(0).cpuPressure.some.totalUs, 1000500u);
+  EXPECT_EQ(fourth->targets.at(0).processes, 3u) << "not asked for: still carried";
+  EXPECT_EQ(fourth->stats.tickErrors, 0u);
+}
+
+TEST(SamplerTest, DetailReadsAreStaggeredAcrossTargets) {
+  HybridTree h;
+  std::vector<SampleTarget> targets;
+  for (int i = 0; i < 6; ++i) targets.push_back(h.addCgroup("c" + std::to_string(i)));
+  SamplerOptions o = optionsFor(h.tree);
+  o.interval = std::chrono::milliseconds(500);
+  o.detailInterval = std::chrono::milliseconds(1500);  // every third tick
+  Sampler sampler(h.layout, [&] { return targets; }, o);
+  const uint64_t first = sampler.tick()->stats.filesRead;  // every section of every target
+  std::vector<uint64_t> reads;
+  for (int i = 0; i < 6; ++i) reads.push_back(sampler.tick()->stats.filesRead);
+  for (uint64_t r : reads) {
+    EXPECT_LT(r, first);
+    EXPECT_EQ(r, reads.front()) << "each tick reads the detail files of a third of the targets";
+  }
 }
 
 TEST(SamplerTest, V2TargetMatchesTheDocumentedFiles) {
@@ -144,8 +232,8 @@ TEST(SamplerTest, VanishedCgroupDropsOutWithoutAnError) {
     h.addCgroup("a");
     snap = sampler.tick();
     EXPECT_EQ(snap->targets.size(), 2u);
-    EXPECT_EQ(snap->find("/a")->cpu.usageNs, 2u * 612668499u);
-    EXPECT_EQ(snap->find("/b")->cpu.usageNs, 612668499u);
+    EXPECT_EQ(snap->find("/a")->cpu.usageNs, 2u * 612476000u);
+    EXPECT_EQ(snap->find("/b")->cpu.usageNs, 612476000u);
   }
 }
 
@@ -190,18 +278,20 @@ TEST(SamplerTest, ManagedCountersStayMonotonicWhenTheCgroupIsRecreated) {
   observed.managed = false;
   Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{managed, observed}; }, optionsFor(h.tree));
   auto first = sampler.tick();
-  ASSERT_EQ(first->find("/job")->cpu.usageNs, 612668499u);
+  ASSERT_EQ(first->find("/job")->cpu.usageNs, 612476000u);
+  ASSERT_EQ(first->find("/obs")->cpu.usageNs, 612668499u);
   // The workload's cgroup is removed and created again: the kernel counts from zero.
+  h.tree.write("unified/job/cpu.stat", "usage_usec 1\nuser_usec 1\nsystem_usec 0\n");
+  h.tree.write("cpuacct/obs/cpuacct.usage", "1000\n");
   for (const char* cg : {"job", "obs"}) {
-    h.tree.write(std::string("cpuacct/") + cg + "/cpuacct.usage", "1000\n");
     h.tree.write(std::string("memory/") + cg + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
   }
   auto second = sampler.tick();
-  EXPECT_EQ(second->find("/job")->cpu.usageNs, 612668499u + 1000u);
+  EXPECT_EQ(second->find("/job")->cpu.usageNs, 612476000u + 1000u);
   EXPECT_EQ(second->find("/job")->memory.oomKills, 1u) << "0 -> 1 is not a reset";
   EXPECT_EQ(second->find("/obs")->cpu.usageNs, 1000u) << "observed cgroups report the kernel's value";
-  h.tree.write("cpuacct/job/cpuacct.usage", "5000\n");
-  EXPECT_EQ(sampler.tick()->find("/job")->cpu.usageNs, 612668499u + 5000u);
+  h.tree.write("unified/job/cpu.stat", "usage_usec 5\nuser_usec 5\nsystem_usec 0\n");
+  EXPECT_EQ(sampler.tick()->find("/job")->cpu.usageNs, 612476000u + 5000u);
 }
 
 TEST(SamplerTest, LimitsAreReReadPeriodicallyAndOnConfiguredChange) {

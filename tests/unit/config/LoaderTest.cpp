@@ -50,6 +50,7 @@ TEST(LoaderTest, EveryAgentKey) {
   Config c = load(R"(agent:
   cgroup_root: system.slice/cgw
   sample_interval: 250ms
+  detail_interval: 5s
   listen: "[::1]:9000"
   log_level: debug
   log_format: json
@@ -59,6 +60,7 @@ TEST(LoaderTest, EveryAgentKey) {
 )");
   EXPECT_EQ(c.agent.cgroupRoot, "system.slice/cgw");
   EXPECT_EQ(c.agent.sampleInterval, milliseconds(250));
+  EXPECT_EQ(c.agent.detailInterval, milliseconds(5000));
   EXPECT_EQ(c.agent.listen, "[::1]:9000");
   EXPECT_EQ(c.agent.logLevel, "debug");
   EXPECT_EQ(c.agent.logFormat, "json");
