@@ -4,6 +4,17 @@
 
 namespace cgwarden::collectors {
 
+namespace {
+
+bool toPercent(std::string_view text, float& out) {
+  double v = 0;
+  if (!scan::toDouble(text, v)) return false;
+  out = static_cast<float>(v);
+  return true;
+}
+
+}  // namespace
+
 Result<Pressure> parsePressure(std::string_view text) {
   Pressure out;
   bool hasSome = false;
@@ -34,13 +45,13 @@ Result<Pressure> parsePressure(std::string_view text) {
       std::string_view value = field.substr(eq + 1);
       bool ok = true;
       if (key == "avg10") {
-        ok = scan::toDouble(value, target->avg10);
+        ok = toPercent(value, target->avg10);
         seen |= 1;
       } else if (key == "avg60") {
-        ok = scan::toDouble(value, target->avg60);
+        ok = toPercent(value, target->avg60);
         seen |= 2;
       } else if (key == "avg300") {
-        ok = scan::toDouble(value, target->avg300);
+        ok = toPercent(value, target->avg300);
         seen |= 4;
       } else if (key == "total") {
         ok = scan::toU64(value, target->totalUs);

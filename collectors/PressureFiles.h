@@ -14,10 +14,12 @@
 namespace cgwarden::collectors {
 
 struct PressureLine {
-  double avg10 = 0;
-  double avg60 = 0;
-  double avg300 = 0;
   uint64_t totalUs = 0;
+  // Percentages as the kernel prints them (two decimals): float holds them to ~1e-7, and a
+  // snapshot holds six per target.
+  float avg10 = 0;
+  float avg60 = 0;
+  float avg300 = 0;
 };
 
 struct Pressure {

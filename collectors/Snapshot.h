@@ -44,28 +44,26 @@ struct CpuUsage {
   uint64_t usageNs = 0;   // v1 cpuacct.usage; v2 cpu.stat usage_usec * 1000
   uint64_t userNs = 0;    // v1 cpuacct.stat user (USER_HZ ticks); v2 user_usec
   uint64_t systemNs = 0;  // v1 cpuacct.stat system; v2 system_usec
-  bool hasUserSystem = false;
   // CFS bandwidth (v1 cpu.stat, v2 cpu.stat with the cpu controller).
   uint64_t periods = 0;
   uint64_t throttledPeriods = 0;
   uint64_t throttledNs = 0;
-  bool hasBandwidth = false;
   uint64_t bursts = 0;
   uint64_t burstNs = 0;
+  // (The flags are kept together: a snapshot holds one of these per target.)
+  bool hasUserSystem = false;
+  bool hasBandwidth = false;
   bool hasBurst = false;
 };
 
 struct MemoryUsage {
   uint64_t usageBytes = 0;     // v1 memory.usage_in_bytes; v2 memory.current
   uint64_t maxUsageBytes = 0;  // v1 memory.max_usage_in_bytes; v2 memory.peak (>= 5.19)
-  bool hasMaxUsage = false;
   uint64_t failcnt = 0;        // v1 memory.failcnt (resettable by writing 0)
-  bool hasFailcnt = false;
   uint64_t cacheBytes = 0;     // v1 total_cache; v2 file
   uint64_t rssBytes = 0;       // v1 total_rss; v2 anon
   uint64_t mappedFileBytes = 0;
   uint64_t swapBytes = 0;      // v1 total_swap (swap accounting on); v2 memory.swap.current
-  bool hasSwap = false;
   uint64_t activeFileBytes = 0;
   uint64_t inactiveFileBytes = 0;
   uint64_t dirtyBytes = 0;
@@ -77,14 +75,17 @@ struct MemoryUsage {
   uint64_t workingsetRefaultFile = 0;
   uint64_t pgscan = 0;   // v2 only
   uint64_t pgsteal = 0;  // v2 only
-  bool hasScanSteal = false;
   uint64_t oomKills = 0;  // v1 memory.oom_control oom_kill; v2 memory.events oom_kill
-  bool hasOomKills = false;
   // v2 memory.events.
   uint64_t eventsLow = 0;
   uint64_t eventsHigh = 0;
   uint64_t eventsMax = 0;
   uint64_t eventsOom = 0;
+  bool hasMaxUsage = false;
+  bool hasFailcnt = false;
+  bool hasSwap = false;
+  bool hasScanSteal = false;
+  bool hasOomKills = false;
   bool hasEvents = false;
   bool underOom = false;  // v1 memory.oom_control under_oom
 
@@ -94,17 +95,17 @@ struct MemoryUsage {
 
 // Effective limits as the kernel reports them, in the units of cAdvisor's container_spec_*.
 struct SpecLimits {
-  bool hasCpu = false;
   uint64_t cpuQuotaUs = kUnlimited;  // v1 cpu.cfs_quota_us (-1 -> kUnlimited); v2 cpu.max
   uint64_t cpuPeriodUs = 0;
   uint64_t cpuShares = 0;            // v1 cpu.shares; v2 cadvisorSharesFromWeight(cpu.weight)
-  bool hasMemory = false;
   uint64_t memoryLimit = kUnlimited;        // v1 limit_in_bytes (>= 2^62 -> kUnlimited); v2 memory.max
   uint64_t memorySwapLimit = kUnlimited;    // v1 memsw.limit_in_bytes (memory + swap); v2 memory.swap.max
-  bool hasSwapLimit = false;
   uint64_t memoryReservation = kUnlimited;  // v1 soft_limit_in_bytes; v2 memory.min
-  bool hasPids = false;
   uint64_t pidsMax = kUnlimited;
+  bool hasCpu = false;
+  bool hasMemory = false;
+  bool hasSwapLimit = false;
+  bool hasPids = false;
 };
 
 struct TargetSample {

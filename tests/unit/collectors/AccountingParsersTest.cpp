@@ -319,9 +319,9 @@ TEST(PressureTest, CapturedTwinAndV2Files) {
   EXPECT_EQ(cpu->full.totalUs, 470201u);
   auto v2 = parsePressure(fixture("cgroup-v2/cpu.pressure"));
   ASSERT_TRUE(v2.ok());
-  EXPECT_DOUBLE_EQ(v2->some.avg10, 0.81);
-  EXPECT_DOUBLE_EQ(v2->some.avg60, 0.42);
-  EXPECT_DOUBLE_EQ(v2->full.avg300, 0.05);
+  EXPECT_FLOAT_EQ(v2->some.avg10, 0.81);
+  EXPECT_FLOAT_EQ(v2->some.avg60, 0.42);
+  EXPECT_FLOAT_EQ(v2->full.avg300, 0.05);
   // Kernels before 5.13: cpu.pressure has no "full" line.
   auto old = parsePressure("some avg10=1.00 avg60=2.00 avg300=3.00 total=99\n");
   ASSERT_TRUE(old.ok());

@@ -108,7 +108,7 @@ TargetSample fullSample(Snapshot& snap) {
   s.startTime = 1700000000;
   s.hasCpu = s.hasMemory = s.hasIo = s.hasPids = s.hasProcesses = true;
   s.hasCpuPressure = s.hasMemoryPressure = s.hasIoPressure = s.hasSpec = true;
-  s.cpu = {2'500'000'000, 2'000'000'000, 500'000'000, true, 57, 31, 1'261'045'000, true, 2, 15'000'000, true};
+  s.cpu = {2'500'000'000, 2'000'000'000, 500'000'000, 57, 31, 1'261'045'000, 2, 15'000'000, true, true, true};
   MemoryUsage& m = s.memory;
   m.usageBytes = 4'694'016;
   m.maxUsageBytes = 9'437'184;
