@@ -132,7 +132,7 @@ int commandRun(const std::vector<std::string>& args) {
 
   ControlApiHooks apiHooks;
   apiHooks.server = [servingPtr] { return &servingPtr->server(); };
-  apiHooks.snapshots = [servingPtr] { return servingPtr->metrics().latestPair(); };
+  apiHooks.snapshots = [servingPtr] { return servingPtr->metrics().latest(); };
   apiHooks.events = policePtr->eventsFn();
   apiHooks.adopt = adopterPtr->adoptFn();
   apiHooks.reload = [&reload]() -> Result<ReloadOutcome> {

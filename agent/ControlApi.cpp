@@ -132,7 +132,7 @@ struct ControlApi::State {
   ApiToken token;
 
   std::mutex mu;  // everything below
-  SnapshotPairFn snapshotsFn;
+  SnapshotFn snapshotsFn;
   EventsFn eventsFn;
   AdoptFn adoptFn;
   ReloadFn reloadFn;
@@ -218,38 +218,31 @@ struct ControlApi::State {
     return std::nullopt;
   }
 
-  collectors::SnapshotPair snapshotPair() {
-    SnapshotPairFn fn;
+  std::shared_ptr<const Snapshot> snapshot() {
+    SnapshotFn fn;
     {
       std::lock_guard lock(mu);
       fn = snapshotsFn;
     }
-    return fn ? fn() : collectors::SnapshotPair{};
+    return fn ? fn() : nullptr;
   }
 
   // --- views --------------------------------------------------------------------------
-  json usageJson(const Snapshot& snap, const TargetSample& t, const Snapshot* prevSnap, const TargetSample* p) const {
+  json usageJson(const Snapshot& snap, const TargetSample& t) const {
     json u = json::object();
     u["sampled_at"] = isoTime(t.sampleTime);
     u["cpu_seconds"] = t.hasCpu ? json(static_cast<double>(t.cpu.usageNs) / 1e9) : json(nullptr);
-    uint64_t readBytes = 0, writeBytes = 0;
-    for (const auto& d : snap.ioOf(t)) {
-      readBytes += d.readBytes;
-      writeBytes += d.writeBytes;
-    }
+    auto [readBytes, writeBytes] = snap.ioTotals(t);
     json cpuPercent = nullptr, readRate = nullptr, writeRate = nullptr, window = nullptr;
-    if (p != nullptr && prevSnap != nullptr && t.sampleTime > p->sampleTime) {
-      double dt = t.sampleTime - p->sampleTime;
+    const collectors::RateBase& p = t.previous;
+    if (p.time > 0 && t.sampleTime > p.time) {
+      double dt = t.sampleTime - p.time;
       window = dt;
-      if (t.hasCpu && p->hasCpu && t.cpu.usageNs >= p->cpu.usageNs) {
-        cpuPercent = static_cast<double>(t.cpu.usageNs - p->cpu.usageNs) / 1e9 / dt * 100.0;
+      if (t.hasCpu && p.hasCpu && t.cpu.usageNs >= p.cpuUsageNs) {
+        cpuPercent = static_cast<double>(t.cpu.usageNs - p.cpuUsageNs) / 1e9 / dt * 100.0;
       }
-      if (t.hasIo && p->hasIo) {
-        uint64_t pr = 0, pw = 0;
-        for (const auto& d : prevSnap->ioOf(*p)) {
-          pr += d.readBytes;
-          pw += d.writeBytes;
-        }
+      if (t.hasIo && p.hasIo) {
+        const uint64_t pr = p.ioReadBytes, pw = p.ioWriteBytes;
         if (readBytes >= pr && writeBytes >= pw) {
           readRate = static_cast<double>(readBytes - pr) / dt;
           writeRate = static_cast<double>(writeBytes - pw) / dt;
@@ -291,7 +284,7 @@ struct ControlApi::State {
   }
 
   json workloadJson(const WorkloadStatus& s, const collectors::SampleTarget* target,
-                    const collectors::SnapshotPair& snaps) {
+                    const std::shared_ptr<const Snapshot>& snap) {
     json w = json::object();
     w["name"] = s.name;
     w["state"] = workloadStateName(s.state);
@@ -336,12 +329,8 @@ struct ControlApi::State {
     w["image"] = target != nullptr ? target->image : "";
     w["limits"] = limitsToJson(s.limits);
     json usage = nullptr;
-    if (snaps.current && !s.cgroupPath.empty()) {
-      std::string id = "/" + s.cgroupPath;
-      if (const TargetSample* t = snaps.current->find(id)) {
-        const TargetSample* p = snaps.previous ? snaps.previous->find(id) : nullptr;
-        usage = usageJson(*snaps.current, *t, snaps.previous.get(), p);
-      }
+    if (snap && !s.cgroupPath.empty()) {
+      if (const TargetSample* t = snap->find("/" + s.cgroupPath)) usage = usageJson(*snap, *t);
     }
     w["usage"] = std::move(usage);
     return w;
@@ -355,7 +344,7 @@ struct ControlApi::State {
     for (const auto& t : targets) {
       if (t.name == name) target = &t;
     }
-    return workloadJson(*st, target, snapshotPair());
+    return workloadJson(*st, target, snapshot());
   }
 
   // --- endpoints ----------------------------------------------------------------------
@@ -392,7 +381,7 @@ struct ControlApi::State {
   }
 
   HttpResponse listWorkloads() {
-    auto snaps = snapshotPair();
+    auto snap = snapshot();
     auto targets = supervisor.sampleTargets();
     json list = json::array();
     for (const auto& s : supervisor.list()) {
@@ -400,10 +389,10 @@ struct ControlApi::State {
       for (const auto& t : targets) {
         if (t.name == s.name) target = &t;
       }
-      list.push_back(workloadJson(s, target, snaps));
+      list.push_back(workloadJson(s, target, snap));
     }
     json body = {{"workloads", std::move(list)}};
-    body["sampled_at"] = snaps.current && snaps.current->time > 0 ? json(isoTime(snaps.current->time)) : json(nullptr);
+    body["sampled_at"] = snap && snap->time > 0 ? json(isoTime(snap->time)) : json(nullptr);
     return reply(200, body);
   }
 
@@ -768,7 +757,7 @@ Result<std::unique_ptr<ControlApi>> ControlApi::create(Supervisor& supervisor, c
 ControlApi::ControlApi(std::shared_ptr<State> state) : state_(std::move(state)) {}
 ControlApi::~ControlApi() = default;
 
-void ControlApi::setSnapshotProvider(SnapshotPairFn fn) {
+void ControlApi::setSnapshotProvider(SnapshotFn fn) {
   std::lock_guard lock(state_->mu);
   state_->snapshotsFn = std::move(fn);
 }

@@ -32,9 +32,9 @@
 // failed after registering (the workload stays `failed`) or reload with an invalid config,
 // 500 agent-side failure, 501 feature not wired (adopt/reload without a function).
 //
-// Usage (cpu_percent, IO rates) is computed between the sampler's latest snapshot and the one
-// before it (SnapshotPairFn), so one call sees rates over the last tick; null before the
-// sampler's second tick.
+// Usage (cpu_percent, IO rates) is computed from the sampler's latest snapshot, whose targets
+// carry their previous tick's counters (TargetSample::previous), so one call sees rates over
+// the last tick; null before a target's second sample.
 //
 // Threading: handle() runs on the server's worker threads, several at once; the
 // providers may be set or replaced at any time. The registered handler keeps the API's
@@ -67,8 +67,6 @@ struct AdoptionEvent;
 
 // The latest published snapshot (MetricsService::latest); may return null.
 using SnapshotFn = std::function<std::shared_ptr<const collectors::Snapshot>()>;
-// The latest two (MetricsService::latestPair): usage rates span exactly one sampling tick.
-using SnapshotPairFn = std::function<collectors::SnapshotPair()>;
 
 struct EventsQuery {
   size_t limit = 100;     // newest `limit` matching events
@@ -129,7 +127,7 @@ class ControlApi {
   ControlApi(const ControlApi&) = delete;
   ControlApi& operator=(const ControlApi&) = delete;
 
-  void setSnapshotProvider(SnapshotPairFn fn);
+  void setSnapshotProvider(SnapshotFn fn);
   void setEventsProvider(EventsFn fn);  // unset: /events answers an empty list
   void setAdopter(AdoptFn fn);          // unset: /adopt answers 501
   void setReloader(ReloadFn fn);        // unset: /reload answers 501

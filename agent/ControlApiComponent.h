@@ -6,7 +6,7 @@
 //
 //   auto api = std::make_unique<ControlApiComponent>(ControlApiHooks{
 //       .server = [serving] { return &serving->server(); },        // the started HttpServer
-//       .snapshots = [serving] { return serving->metrics().latestPair(); },
+//       .snapshots = [serving] { return serving->metrics().latest(); },
 //   });
 //   ControlApiComponent* apiPtr = api.get();
 //   agent.addComponent(std::move(api));
@@ -29,7 +29,7 @@ namespace cgwarden::agent {
 struct ControlApiHooks {
   // Every field has an initializer, so designated initializers may leave any out.
   std::function<HttpServer*()> server{};  // required; called at start()
-  SnapshotPairFn snapshots{};
+  SnapshotFn snapshots{};
   EventsFn events{};
   AdoptFn adopt{};
   ReloadFn reload{};

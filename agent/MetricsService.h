@@ -76,7 +76,6 @@ class MetricsService {
   HttpResponse healthResponse() const;
 
   std::shared_ptr<const collectors::Snapshot> latest() const { return sampler_->latest(); }
-  collectors::SnapshotPair latestPair() const { return sampler_->latestPair(); }
   collectors::Sampler& sampler() { return *sampler_; }
   const collectors::SnapshotExporter& exporter() const { return *exporter_; }
 

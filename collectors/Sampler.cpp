@@ -237,6 +237,7 @@ struct TargetState {
   SpecLimits spec;
   bool specErrorLogged = false;
   DetailValues detail;
+  RateBase last;  // this target's counters in its last sample (TargetSample::previous of the next)
   std::unique_ptr<Continuity> continuity;  // managed targets only, created on first use
   bool sampledBefore = false;  // a previous incarnation of the cgroup was read
   bool reincarnated = false;   // reopened after that: its counters start again from zero
@@ -252,9 +253,6 @@ struct Sampler::Impl {
   size_t maxOpenFiles = 0;
 
   std::atomic<std::shared_ptr<const Snapshot>> latest;
-  // latestPair(): `latest` and the snapshot published before it, swapped together.
-  mutable std::mutex pairMutex;
-  std::shared_ptr<const Snapshot> priorPublished;
   std::mutex tickMutex;  // serialises ticks (loop vs tick())
   // Everything below is only touched under tickMutex.
   std::map<std::string, std::unique_ptr<TargetState>, std::less<>> states;
@@ -281,9 +279,8 @@ struct Sampler::Impl {
   std::vector<IoDeviceUsage> ioScratch;
   DeviceNames deviceNames;
   std::shared_ptr<const DeviceNameMap> deviceMap = std::make_shared<DeviceNameMap>();
-  std::shared_ptr<Snapshot> previous;        // published last tick
-  std::shared_ptr<Snapshot> beforePrevious;  // published two ticks ago (priorPublished holds it)
-  std::shared_ptr<Snapshot> spare;           // published three ticks ago: reused when nobody holds it
+  std::shared_ptr<Snapshot> previous;  // published last tick (= latest)
+  std::shared_ptr<Snapshot> spare;     // published two ticks ago: refilled when nobody holds it
 
   std::thread thread;
   std::mutex loopMutex;
@@ -1035,6 +1032,12 @@ struct Sampler::Impl {
 
     out.hasIo = io;
     out.ioCount = static_cast<uint32_t>(ioScratch.size());
+    out.previous = s.last;
+    s.last = RateBase{out.sampleTime, out.cpu.usageNs, 0, 0, out.hasCpu, io};
+    for (const auto& dev : ioScratch) {
+      s.last.ioReadBytes += dev.readBytes;
+      s.last.ioWriteBytes += dev.writeBytes;
+    }
     for (const auto& dev : ioScratch) {
       knowDevice(dev.major, dev.minor);
       snap.io.push_back(dev);
@@ -1203,13 +1206,8 @@ struct Sampler::Impl {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - steadyStart).count();
 
     std::shared_ptr<const Snapshot> published = snap;
-    {
-      std::lock_guard publishing(pairMutex);
-      latest.store(published);
-      priorPublished = previous;
-    }
-    spare = std::move(beforePrevious);
-    beforePrevious = std::move(previous);
+    latest.store(published);
+    spare = std::move(previous);
     previous = std::move(snap);
     return published;
   }
@@ -1286,11 +1284,6 @@ bool Sampler::running() const {
 std::shared_ptr<const Snapshot> Sampler::tick() { return impl_->tick(); }
 
 std::shared_ptr<const Snapshot> Sampler::latest() const { return impl_->latest.load(); }
-
-SnapshotPair Sampler::latestPair() const {
-  std::lock_guard lock(impl_->pairMutex);
-  return {impl_->latest.load(), impl_->priorPublished};
-}
 
 void Sampler::setEveryTick(uint32_t sections) {
   impl_->everyTick.store(sections & kAllDetailSections, std::memory_order_relaxed);

@@ -96,11 +96,10 @@ class Sampler {
   // or an agent that drives ticks itself). Serialised with the loop's ticks.
   std::shared_ptr<const Snapshot> tick();
 
-  // The last published snapshot; never null (an empty one before the first tick).
+  // The last published snapshot; never null (an empty one before the first tick). Each
+  // target carries its previous tick's counters (TargetSample::previous) for rates, so only
+  // this snapshot (and the one being filled) is held.
   std::shared_ptr<const Snapshot> latest() const;
-  // The last published snapshot and the one published the tick before it (null before the
-  // second tick), read together: rates over exactly one tick for whoever asks, whenever.
-  SnapshotPair latestPair() const;
 
   // Detail sections to read on every tick from now on (a mask of SampleSection), on top of
   // their detailInterval. Replaces the previous mask; thread-safe.

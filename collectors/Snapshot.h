@@ -32,12 +32,16 @@
 
 namespace cgwarden::collectors {
 
-struct Snapshot;
-// Two consecutive snapshots of one Sampler, for rates: `current` is never null once a
-// sampler has published; `previous` is null until it published twice.
-struct SnapshotPair {
-  std::shared_ptr<const Snapshot> current;
-  std::shared_ptr<const Snapshot> previous;
+// A target's counters as of its previous sample, carried in the next one so a rate always
+// spans exactly one tick (the API's cpu_percent and IO bytes/s) without a second snapshot
+// held in memory. time == 0: no previous sample (the target's first).
+struct RateBase {
+  double time = 0;            // that sample's sampleTime
+  uint64_t cpuUsageNs = 0;
+  uint64_t ioReadBytes = 0;   // all devices
+  uint64_t ioWriteBytes = 0;
+  bool hasCpu = false;
+  bool hasIo = false;
 };
 
 struct CpuUsage {
@@ -132,6 +136,7 @@ struct TargetSample {
   SpecLimits spec;
   uint32_t ioBegin = 0;  // this target's devices: Snapshot::io[ioBegin, ioBegin + ioCount)
   uint32_t ioCount = 0;
+  RateBase previous;     // this target one tick earlier
 };
 
 struct SamplerStats {
@@ -158,6 +163,15 @@ struct Snapshot {
 
   std::span<const IoDeviceUsage> ioOf(const TargetSample& t) const {
     return std::span<const IoDeviceUsage>(io).subspan(t.ioBegin, t.ioCount);
+  }
+  // Read and written bytes of `t` over all its devices.
+  std::pair<uint64_t, uint64_t> ioTotals(const TargetSample& t) const {
+    std::pair<uint64_t, uint64_t> sum{0, 0};
+    for (const IoDeviceUsage& d : ioOf(t)) {
+      sum.first += d.readBytes;
+      sum.second += d.writeBytes;
+    }
+    return sum;
   }
   // "/dev/vda", or "MAJ:MIN" for a device without a known name.
   std::string deviceName(uint32_t major, uint32_t minor) const;

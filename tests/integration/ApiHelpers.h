@@ -72,7 +72,7 @@ class ApiFixture : public CgroupTest {
     auto api = agent::ControlApi::create(*supervisor_, layout_, o);
     ASSERT_TRUE(api.ok()) << api.error().message();
     api_ = std::move(*api);
-    api_->setSnapshotProvider([this] { return sampler_->latestPair(); });
+    api_->setSnapshotProvider([this] { return sampler_->latest(); });
     api_->registerHandlers(apiTestServer());
     auto token = readFile(api_->tokenPath());
     ASSERT_TRUE(token.ok());

@@ -322,27 +322,33 @@ TEST(SamplerTest, PublishedSnapshotsAreNeverModified) {
   EXPECT_EQ(sampler.latest()->stats.ticks, 5u);
 }
 
-TEST(SamplerTest, LatestPairIsTheLastTwoTicksWhoeverAsksAndWhenever) {
+TEST(SamplerTest, EachTargetCarriesItsPreviousTickForRates) {
   HybridTree h;
   std::vector<SampleTarget> targets = {h.addCgroup("one")};
   Sampler sampler(h.layout, [&] { return targets; }, optionsFor(h.tree));
   auto first = sampler.tick();
-  SnapshotPair pair = sampler.latestPair();
-  EXPECT_EQ(pair.current, first);
-  EXPECT_EQ(pair.previous, nullptr) << "one tick: no window for a rate yet";
+  const TargetSample& a = first->targets.at(0);
+  EXPECT_EQ(a.previous.time, 0) << "a first sample has no window for a rate yet";
+  h.tree.write("unified/one/cpu.stat", "usage_usec 700000\nuser_usec 500000\nsystem_usec 200000\n");
+  h.tree.write("blkio/one/blkio.throttle.io_service_bytes_recursive",
+               "254:0 Read 21200000\n254:0 Write 20975000\n254:0 Sync 0\n254:0 Async 0\n254:0 Discard 0\n"
+               "254:0 Total 21204096\nTotal 21204096\n");
   std::shared_ptr<const Snapshot> last;
-  for (int i = 0; i < 5; ++i) last = sampler.tick();  // storage recycling comes around
-  pair = sampler.latestPair();
-  ASSERT_NE(pair.previous, nullptr);
-  EXPECT_EQ(pair.current, sampler.latest());
-  EXPECT_EQ(pair.current, last);
-  EXPECT_EQ(pair.current->stats.ticks, 6u);
-  EXPECT_EQ(pair.previous->stats.ticks, 5u) << "exactly one tick apart, however rarely it is read";
-  // A held pair stays intact while the sampler goes on.
+  for (int i = 0; i < 5; ++i) last = sampler.tick();  // snapshot storage is recycled meanwhile
+  const TargetSample& b = last->targets.at(0);
+  ASSERT_GT(b.previous.time, a.sampleTime) << "the tick before, not the first";
+  EXPECT_LT(b.previous.time, b.sampleTime);
+  EXPECT_TRUE(b.previous.hasCpu);
+  EXPECT_EQ(b.previous.cpuUsageNs, 700000000u);
+  EXPECT_TRUE(b.previous.hasIo);
+  EXPECT_EQ(b.previous.ioReadBytes, 21200000u);
+  EXPECT_EQ(b.previous.ioWriteBytes, 20975000u);
+  EXPECT_EQ(last->ioTotals(b), std::make_pair(uint64_t{21200000}, uint64_t{20975000}));
+  // A held snapshot stays intact while the sampler goes on (only the latest is kept).
+  double held = b.previous.time;
   for (int i = 0; i < 4; ++i) sampler.tick();
-  EXPECT_EQ(pair.current->stats.ticks, 6u);
-  EXPECT_EQ(pair.previous->stats.ticks, 5u);
-  EXPECT_EQ(sampler.latestPair().previous->stats.ticks, 9u);
+  EXPECT_EQ(last->targets.at(0).previous.time, held);
+  EXPECT_EQ(last->stats.ticks, 6u);
 }
 
 TEST(SamplerTest, TargetsLeaveWithTheProviderAndReleaseDescriptors) {
