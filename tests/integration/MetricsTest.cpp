@@ -64,10 +64,16 @@ struct Files {
   bool v1() const { return cg.directoryFor("cpuacct").has_value() && !pathExists(joinPath(mem(), "memory.current")); }
   std::string mem() const { return *cg.directoryFor("memory"); }
   std::string cpu() const { return *cg.directoryFor("cpu"); }
+  // What the sampler reads for a managed target: v2 cpu.stat; hybrid: the cgroup2 twin's
+  // cpu.stat (cgwarden puts every member in both); plain v1: cpuacct.usage.
   double cpuSeconds() const {
-    if (v1()) return static_cast<double>(readNumber(*cg.directoryFor("cpuacct"), "cpuacct.usage")) / 1e9;
-    return static_cast<double>(flatKey(cpu(), "cpu.stat", "usage_usec")) / 1e6;
+    if (v1() && twin()) return static_cast<double>(flatKey(*twin(), "cpu.stat", "usage_usec")) / 1e6;
+    return v1() ? cpuacctSeconds() : static_cast<double>(flatKey(cpu(), "cpu.stat", "usage_usec")) / 1e6;
   }
+  double cpuacctSeconds() const {
+    return static_cast<double>(readNumber(*cg.directoryFor("cpuacct"), "cpuacct.usage")) / 1e9;
+  }
+  std::optional<std::string> twin() const { return cg.directoryFor(""); }
   double periods() const { return static_cast<double>(flatKey(cpu(), "cpu.stat", "nr_periods")); }
   double throttledSeconds() const {
     if (v1()) return static_cast<double>(flatKey(cpu(), "cpu.stat", "throttled_time")) / 1e9;
@@ -218,6 +224,8 @@ TEST_F(MetricsTest, ScrapedValuesAgreeWithTheCgroupFiles) {
 
   // Counters: file value before the tick <= served value <= file value after the scrape.
   double cpu0 = files.cpuSeconds(), periods0 = files.periods(), throttled0 = files.throttledSeconds();
+  std::optional<double> cpuacct0;
+  if (files.v1()) cpuacct0 = files.cpuacctSeconds();
   auto psi0 = files.cpuPressureSomeSeconds();
   waitForFreshTick();
   PromText m = scrape();
@@ -230,6 +238,11 @@ TEST_F(MetricsTest, ScrapedValuesAgreeWithTheCgroupFiles) {
   EXPECT_GT(*cpu, 0.01);
   EXPECT_LE(cpu0, *cpu + 1e-9);
   EXPECT_LE(*cpu, cpu1 + 1e-9);
+  if (cpuacct0 && files.twin()) {
+    // Hybrid: the twin counts the same tasks as cpuacct (to the µs it rounds down to).
+    EXPECT_LE(*cpuacct0, *cpu + 1e-6) << "cpuacct.usage read before the tick, twin's cpu.stat during it";
+    EXPECT_LE(*cpu, files.cpuacctSeconds() + 1e-9);
+  }
   auto periods = m.value("container_cpu_cfs_periods_total", id);
   ASSERT_TRUE(periods.has_value()) << "a quota is set: throttling series expected";
   EXPECT_LE(periods0, *periods);
