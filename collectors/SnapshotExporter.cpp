@@ -26,8 +26,8 @@ struct Label {
 
 // The labels every series of one target starts with: sorted, and pre-rendered as text.
 struct BaseLabels {
-  std::vector<ClientMetric::Label> list;
-  std::string text;  // id="/a",image="",name="a"  (escaped, no braces)
+  const std::vector<ClientMetric::Label>* list = nullptr;  // only for MetricFamily output
+  std::string_view text;  // id="/a",image="",name="a"  (escaped, no braces)
 };
 
 void appendEscaped(std::string& out, std::string_view v) {
@@ -124,8 +124,9 @@ class FamilyOut : public Out {
   void add(double value, std::initializer_list<Label> extra) override {
     MetricFamily& fam = fams_.back();
     ClientMetric& m = fam.metric.emplace_back();
-    m.label.reserve((base_ != nullptr ? base_->list.size() : 0) + extra.size());
-    if (base_ != nullptr) m.label = base_->list;
+    const bool hasList = base_ != nullptr && base_->list != nullptr;
+    m.label.reserve((hasList ? base_->list->size() : 0) + extra.size());
+    if (hasList) m.label = *base_->list;
     for (const Label& l : extra) m.label.push_back({std::string(l.name), std::string(l.value)});
     if (fam.type == MetricType::Counter) {
       m.counter.value = value;
@@ -475,63 +476,121 @@ const std::string* findLabel(const SampleTarget& t, std::string_view a, std::str
   return nullptr;
 }
 
-void renderText(BaseLabels& b) {
-  b.text.clear();
-  for (const auto& l : b.list) {
-    if (!b.text.empty()) b.text += ',';
-    b.text += l.name;
-    b.text += "=\"";
-    appendEscaped(b.text, l.value);
-    b.text += '"';
-  }
-}
+// Every target's base labels for one scrape. The text of all of them is kept in one buffer
+// rather than a few strings per target: a scrape of 10,000 cgroups would otherwise make
+// ~50,000 small allocations on the serving thread, which glibc keeps (fragmented, past
+// malloc_trim) in that thread's arena, per CivetWeb worker. The label lists are kept only
+// for MetricFamily output.
+class BaseLabelTable {
+ public:
+  explicit BaseLabelTable(bool keepLists) : keepLists_(keepLists) {}
 
-BaseLabels containerLabels(const SampleTarget& t, const ExporterOptions& options) {
-  BaseLabels b;
-  auto& labels = b.list;
-  labels.reserve(4 + t.labels.size());
-  labels.push_back({"id", t.id});
-  labels.push_back({"image", t.image});
-  labels.push_back({"name", t.name});
+  void reserve(size_t targets) {
+    ends_.reserve(targets);
+    if (keepLists_) lists_.reserve(targets);
+  }
+  // Adds the next target's labels: the first `count` of `labels`, sorted.
+  void add(const std::vector<ClientMetric::Label>& labels, size_t count) {
+    size_t begin = text_.size();
+    for (size_t i = 0; i < count; ++i) {
+      if (text_.size() != begin) text_ += ',';
+      text_ += labels[i].name;
+      text_ += "=\"";
+      appendEscaped(text_, labels[i].value);
+      text_ += '"';
+    }
+    ends_.push_back(text_.size());
+    if (keepLists_) lists_.emplace_back(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(count));
+  }
+  BaseLabels at(size_t i) const {
+    size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return {keepLists_ ? &lists_[i] : nullptr, std::string_view(text_).substr(begin, ends_[i] - begin)};
+  }
+
+ private:
+  bool keepLists_;
+  std::string text_;
+  std::vector<size_t> ends_;
+  std::vector<std::vector<ClientMetric::Label>> lists_;
+};
+
+// Builds label lists in a scratch vector whose strings keep their capacity from one target
+// to the next.
+class LabelScratch {
+ public:
+  void clear() { n_ = 0; }
+  std::string& push(std::string_view name, std::string_view value) {
+    if (n_ == labels_.size()) labels_.emplace_back();
+    ClientMetric::Label& l = labels_[n_++];
+    l.name.assign(name);
+    l.value.assign(value);
+    return l.name;
+  }
+  void pop() { --n_; }
+  bool hasName(std::string_view name, size_t before) const {
+    for (size_t i = 0; i < before; ++i) {
+      if (labels_[i].name == name) return true;
+    }
+    return false;
+  }
+  size_t size() const { return n_; }
+  void sort() { std::sort(labels_.begin(), labels_.begin() + static_cast<std::ptrdiff_t>(n_)); }
+  void addTo(BaseLabelTable& table) const { table.add(labels_, n_); }
+
+ private:
+  std::vector<ClientMetric::Label> labels_;
+  size_t n_ = 0;
+};
+
+void containerLabels(const SampleTarget& t, const ExporterOptions& options, LabelScratch& labels) {
+  labels.clear();
+  labels.push("id", t.id);
+  labels.push("image", t.image);
+  labels.push("name", t.name);
   for (const auto& [key, value] : t.labels) {
     if (options.labelAllowlist &&
         std::find(options.labelAllowlist->begin(), options.labelAllowlist->end(), key) == options.labelAllowlist->end()) {
       continue;
     }
-    std::string name = "container_label_" + sanitizeLabelName(key);
-    bool duplicate = std::any_of(labels.begin(), labels.end(), [&](const auto& l) { return l.name == name; });
-    if (!duplicate) labels.push_back({std::move(name), value});
+    std::string& name = labels.push("container_label_", value);
+    size_t prefix = name.size();
+    name += key;
+    for (size_t i = prefix; i < name.size(); ++i) {
+      char c = name[i];
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      if (!ok) name[i] = '_';
+    }
+    if (labels.hasName(name, labels.size() - 1)) labels.pop();
   }
   if (options.kubeletLabels) {
     const std::string* ns = findLabel(t, "io.kubernetes.pod.namespace", "namespace");
     const std::string* pod = findLabel(t, "io.kubernetes.pod.name", "pod");
     const std::string* container = findLabel(t, "io.kubernetes.container.name", "container");
-    labels.push_back({"container", container != nullptr ? *container : t.name});
-    labels.push_back({"namespace", ns != nullptr ? *ns : std::string()});
-    labels.push_back({"pod", pod != nullptr ? *pod : std::string()});
+    labels.push("container", container != nullptr ? *container : t.name);
+    labels.push("namespace", ns != nullptr ? std::string_view(*ns) : std::string_view());
+    labels.push("pod", pod != nullptr ? std::string_view(*pod) : std::string_view());
   }
-  std::sort(labels.begin(), labels.end());
-  renderText(b);
-  return b;
-}
-
-BaseLabels workloadLabels(const SampleTarget& t) {
-  BaseLabels b;
-  b.list = {{"id", t.id}, {"name", t.name}};
-  renderText(b);
-  return b;
+  labels.sort();
 }
 
 // Family by family (the text format wants each family's series together); stops early
-// when the output says so.
-void produce(Out& out, const Snapshot& snap, const ExporterOptions& options, double now, uint64_t scrapes) {
+// when the output says so. `lists`: the output needs base labels as label lists too.
+void produce(Out& out, bool lists, const Snapshot& snap, const ExporterOptions& options, double now,
+             uint64_t scrapes) {
   Env env{snap, options, now, scrapes, nullptr, {}};
-  std::vector<BaseLabels> container, workload;
+  BaseLabelTable container(lists), workload(lists);
   container.reserve(snap.targets.size());
   workload.reserve(snap.targets.size());
+  LabelScratch scratch;
   for (const TargetSample& s : snap.targets) {
-    container.push_back(containerLabels(*s.target, options));
-    workload.push_back(s.target->managed ? workloadLabels(*s.target) : BaseLabels{});
+    containerLabels(*s.target, options, scratch);
+    scratch.addTo(container);
+    scratch.clear();
+    if (s.target->managed) {
+      scratch.push("id", s.target->id);
+      scratch.push("name", s.target->name);
+    }
+    scratch.addTo(workload);
   }
   for (const FamDef& f : kFams) {
     out.begin(f);
@@ -543,11 +602,8 @@ void produce(Out& out, const Snapshot& snap, const ExporterOptions& options, dou
       for (size_t i = 0; i < snap.targets.size(); ++i) {
         const TargetSample& s = snap.targets[i];
         if (f.scope == Scope::Workload && !s.target->managed) continue;
-        if (f.scope == Scope::Container) {
-          out.base(&container[i], &s);
-        } else {
-          out.base(&workload[i], nullptr);
-        }
+        BaseLabels base = f.scope == Scope::Container ? container.at(i) : workload.at(i);
+        out.base(&base, f.scope == Scope::Container ? &s : nullptr);
         env.s = &s;
         f.emit(out, env);
       }
@@ -593,14 +649,14 @@ bool SnapshotExporter::writeText(const TextSink& sink) const {
 std::vector<MetricFamily> SnapshotExporter::families(const Snapshot& snapshot, const ExporterOptions& options,
                                                      double now, uint64_t scrapes) {
   FamilyOut out(options.timestamps);
-  produce(out, snapshot, options, now, scrapes);
+  produce(out, true, snapshot, options, now, scrapes);
   return out.take();
 }
 
 bool SnapshotExporter::writeText(const Snapshot& snapshot, const ExporterOptions& options, double now,
                                  uint64_t scrapes, const TextSink& sink) {
   TextOut out(options.timestamps, sink);
-  produce(out, snapshot, options, now, scrapes);
+  produce(out, false, snapshot, options, now, scrapes);
   return out.flush();
 }
 
