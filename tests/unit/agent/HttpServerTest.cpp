@@ -3,7 +3,14 @@
 // (CivetWeb takes ~2 s to stop).
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "agent/HttpServer.h"
 #include "support/HttpClient.h"
@@ -145,6 +152,174 @@ TEST_F(HttpServerTest, StreamedBodiesAreChunkedAndGzippedOnTheFly) {
   auto head = httpRequest(server_->port(), "HEAD", "/stream");
   EXPECT_EQ(head.status, 200);
   EXPECT_TRUE(head.body.empty());
+}
+
+// A body of over a MiB in pieces of assorted sizes: more than the gzip sender's buffers
+// hold, so the producer has to wait for them; the gzip body is one stream (one gzip member)
+// that zlib decodes to exactly the plain body.
+std::string bigBodyPiece(int i) {
+  std::string piece = "series_" + std::to_string(i) + "{id=\"/c" + std::to_string(i % 997) + "\"} " +
+                      std::to_string(i * 7919 % 100003) + "\n";
+  if (i % 1000 == 0) piece.append(static_cast<size_t>(i % 70000), 'x').push_back('\n');  // a few big pieces
+  return piece;
+}
+
+TEST_F(HttpServerTest, AGzippedStreamOfManyMiBDecodesToThePlainBody) {
+  constexpr int kPieces = 40000;
+  server_->addHandler("/big-stream", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      for (int i = 0; i < kPieces; ++i) {
+        if (!write(bigBodyPiece(i))) return;
+      }
+    };
+    return r;
+  });
+  std::string expected;
+  for (int i = 0; i < kPieces; ++i) expected += bigBodyPiece(i);
+  ASSERT_GT(expected.size(), 1u << 20);
+  auto plain = httpGet(server_->port(), "/big-stream");
+  ASSERT_TRUE(plain.error.empty()) << plain.error;
+  EXPECT_TRUE(plain.body == expected);
+  auto zipped = httpGet(server_->port(), "/big-stream", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(zipped.error.empty()) << zipped.error;
+  EXPECT_EQ(zipped.header("content-encoding"), "gzip");
+  EXPECT_TRUE(zipped.chunked);
+  EXPECT_EQ(zipped.body.size(), expected.size());
+  EXPECT_TRUE(zipped.body == expected);
+}
+
+// Sends `request` on a new loopback connection; returns the socket (or -1).
+int sendRaw(uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until the server closes (or 10 s pass).
+std::string readToClose(int fd) {
+  std::string raw;
+  char buf[65536];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  return raw;
+}
+
+TEST_F(HttpServerTest, HttpOneZeroGetsTheStreamUnchunkedUntilClose) {
+  server_->addHandler("/stream10", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      for (int i = 0; i < 20000; ++i) {
+        if (!write(bigBodyPiece(i))) return;
+      }
+    };
+    return r;
+  });
+  std::string expected;
+  for (int i = 0; i < 20000; ++i) expected += bigBodyPiece(i);
+  for (bool gzip : {false, true}) {
+    SCOPED_TRACE(gzip ? "gzip" : "plain");
+    std::string req = "GET /stream10 HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+    if (gzip) req += "Accept-Encoding: gzip\r\n";
+    int fd = sendRaw(server_->port(), req + "\r\n");
+    ASSERT_GE(fd, 0);
+    std::string raw = readToClose(fd);
+    ::close(fd);
+    size_t end = raw.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos);
+    std::string head = raw.substr(0, end);
+    EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Content-Encoding: gzip") != std::string::npos, gzip) << head;
+    std::string body = raw.substr(end + 4), error;
+    if (gzip) body = testing::gunzip(body, error);
+    EXPECT_TRUE(error.empty()) << error;
+    EXPECT_EQ(body.size(), expected.size());
+    EXPECT_TRUE(body == expected);
+  }
+}
+
+TEST_F(HttpServerTest, AClientThatGoesAwayMidStreamStopsTheProducer) {
+  static std::atomic<int> finished{0};
+  static std::atomic<bool> stopped{false};
+  server_->addHandler("/endless", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      // Far more than socket buffers hold; only a failed write ends it early.
+      for (int i = 0; i < 5000000; ++i) {
+        if (!write(bigBodyPiece(i))) {
+          stopped = true;
+          break;
+        }
+      }
+      ++finished;
+    };
+    return r;
+  });
+  for (bool gzip : {false, true}) {
+    SCOPED_TRACE(gzip ? "gzip" : "plain");
+    stopped = false;
+    int before = finished.load();
+    std::string req = "GET /endless HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (gzip) req += "Accept-Encoding: gzip\r\n";
+    int fd = sendRaw(server_->port(), req + "\r\n");
+    ASSERT_GE(fd, 0);
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+    ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);  // the headers and some body came
+    linger off{1, 0};                               // close with a reset
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof off);
+    ::close(fd);
+    for (int i = 0; i < 1000 && finished.load() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(finished.load(), before + 1) << "the stream callback must return once the client is gone";
+    EXPECT_TRUE(stopped.load());
+    EXPECT_EQ(httpGet(server_->port(), "/hello").status, 200) << "the server keeps serving";
+  }
+}
+
+TEST_F(HttpServerTest, AGzippedStreamThatThrowsEndsTruncated) {
+  server_->addHandler("/halfway-gz", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      for (int i = 0; i < 20000; ++i) write(bigBodyPiece(i));
+      throw std::runtime_error("disk on fire");
+    };
+    return r;
+  });
+  auto r = httpGet(server_->port(), "/halfway-gz", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.error.empty()) << "a broken stream must not look complete";
+  EXPECT_EQ(httpGet(server_->port(), "/hello").status, 200) << "the server keeps serving";
+}
+
+TEST_F(HttpServerTest, HeadOfAGzippedStreamSendsHeadersOnly) {
+  static std::atomic<bool> called{false};
+  server_->addHandler("/head-stream", [](const HttpRequest&) {
+    HttpResponse r;
+    r.stream = [](const BodyWriter& write) {
+      called = true;
+      write("body\n");
+    };
+    return r;
+  });
+  auto r = httpRequest(server_->port(), "HEAD", "/head-stream", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-encoding"), "gzip");
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_FALSE(called.load()) << "HEAD does not produce the body";
 }
 
 TEST_F(HttpServerTest, AStreamThatThrowsEndsTruncated) {
