@@ -461,6 +461,8 @@ const FamDef kFams[] = {
     {"cgwarden_sample_errors_total", "Read or parse failures while sampling (vanished cgroups excluded).", C, kA,
      [](Out& o, Env& e) { o.add(num(e.snap.stats.errorsTotal)); }},
     {"cgwarden_sample_targets", "Cgroups in the last snapshot.", G, kA, [](Out& o, Env& e) { o.add(num(e.snap.targets.size())); }},
+    {"cgwarden_sample_files_read", "Cgroup files read in the last sampling tick (detail sections: a slice of the targets per tick).", G, kA,
+     [](Out& o, Env& e) { if (e.snap.stats.ticks > 0) o.add(num(e.snap.stats.filesRead)); }},
     {"cgwarden_snapshot_age_seconds", "Age of the snapshot served by this scrape.", G, kA,
      [](Out& o, Env& e) { if (e.snap.stats.ticks > 0) o.add(std::max(0.0, e.now - e.snap.time)); }},
     {"cgwarden_scrapes_total", "Scrapes served.", C, kA, [](Out& o, Env& e) { o.add(num(e.scrapes)); }},

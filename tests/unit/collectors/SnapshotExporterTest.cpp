@@ -177,6 +177,7 @@ Snapshot oneTargetSnapshot() {
   snap.time = 1700000100.5;
   snap.stats.ticks = 42;
   snap.stats.errorsTotal = 3;
+  snap.stats.filesRead = 13;
   snap.stats.durationSeconds = 0.004;
   snap.stats.cpuSeconds = 0.002;
   snap.targets.push_back(fullSample(snap));
@@ -434,6 +435,7 @@ TEST(SnapshotExporterTest, AgentSeries) {
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_ticks_total"), 42);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_errors_total"), 3);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_targets"), 1);
+  EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_files_read"), 13);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_snapshot_age_seconds"), 1);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_scrapes_total"), 7);
   EXPECT_DOUBLE_EQ(value(fams, "container_scrape_error"), 0);
