@@ -239,9 +239,11 @@ TEST_F(MetricsTest, ScrapedValuesAgreeWithTheCgroupFiles) {
   EXPECT_LE(cpu0, *cpu + 1e-9);
   EXPECT_LE(*cpu, cpu1 + 1e-9);
   if (cpuacct0 && files.twin()) {
-    // Hybrid: the twin counts the same tasks as cpuacct (to the µs it rounds down to).
-    EXPECT_LE(*cpuacct0, *cpu + 1e-6) << "cpuacct.usage read before the tick, twin's cpu.stat during it";
-    EXPECT_LE(*cpu, files.cpuacctSeconds() + 1e-9);
+    // Hybrid: the twin counts the same tasks as cpuacct. They differ by what ran while a
+    // member was in one hierarchy and not yet the other (the join writes them in turn).
+    constexpr double kJoinWindow = 0.02;
+    EXPECT_LE(*cpuacct0, *cpu + kJoinWindow) << "cpuacct.usage read before the tick, twin's cpu.stat during it";
+    EXPECT_LE(*cpu, files.cpuacctSeconds() + kJoinWindow);
   }
   auto periods = m.value("container_cpu_cfs_periods_total", id);
   ASSERT_TRUE(periods.has_value()) << "a quota is set: throttling series expected";
