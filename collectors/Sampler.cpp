@@ -1145,6 +1145,9 @@ struct Sampler::Impl {
         closeTarget(s);
       }
       if (!(s.target->configuredLimits == t->configuredLimits)) s.specDirty = true;
+      // A new run of the workload (or a new state): its detail sections are read at once
+      // rather than showing the previous run's process count for up to a detail interval.
+      if (s.target->startTimeSeconds != t->startTimeSeconds || s.target->state != t->state) s.detail.valid = false;
       s.target = std::move(t);
     }
     for (auto it = states.begin(); it != states.end();) {

@@ -15,7 +15,7 @@
 // tick (what rates, `ps` and the policer's rules need at tick resolution). The detail
 // sections (SampleSection) change slowly or are only exported, and cost as many reads again:
 // they are read every detailInterval, staggered so each tick reads a slice of the targets,
-// and on a target's first sample; a consumer that needs one every tick (the policer, for a
+// on a target's first sample and when its state or run start time changes; a consumer that needs one every tick (the policer, for a
 // rule on PSI) says so with setEveryTick. Descriptors go to every-tick files first. On
 // hybrid hosts a managed target's CPU time comes from its cgroup2 twin's cpu.stat (usage,
 // user and system in µs, one read) instead of cpuacct.usage + cpuacct.stat: cgwarden put

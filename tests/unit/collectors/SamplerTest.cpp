@@ -145,6 +145,12 @@ TEST(SamplerTest, DetailSectionsAreReadEveryDetailIntervalAndCarriedBetween) {
   EXPECT_EQ(fourth->targets.at(0).cpuPressure.some.totalUs, 1000500u);
   EXPECT_EQ(fourth->targets.at(0).processes, 3u) << "not asked for: still carried";
   EXPECT_EQ(fourth->stats.tickErrors, 0u);
+
+  // The workload restarted (a new run start): every section is read on the next tick.
+  t.startTimeSeconds = 1700000500;
+  auto fifth = sampler.tick();
+  EXPECT_EQ(fifth->targets.at(0).processes, 1u);
+  EXPECT_DOUBLE_EQ(fifth->targets.at(0).detailTime, fifth->targets.at(0).sampleTime);
 }
 
 TEST(SamplerTest, DetailReadsAreStaggeredAcrossTargets) {
