@@ -1,5 +1,7 @@
 #include "agent/PolicyHistory.h"
 
+#include <tuple>
+
 namespace cgwarden::agent {
 
 HistoryPoint HistoryPoint::of(const collectors::TargetSample& s, const collectors::Snapshot* snapshot) {
@@ -21,12 +23,7 @@ HistoryPoint HistoryPoint::of(const collectors::TargetSample& s, const collector
   p.oomKills = s.memory.oomKills;
   p.restarts = s.target ? s.target->restarts : 0;
   p.hasIo = s.hasIo && snapshot != nullptr;
-  if (p.hasIo) {
-    for (const auto& d : snapshot->ioOf(s)) {
-      p.ioReadBytes += d.readBytes;
-      p.ioWriteBytes += d.writeBytes;
-    }
-  }
+  if (p.hasIo) std::tie(p.ioReadBytes, p.ioWriteBytes) = snapshot->ioTotals(s);
   return p;
 }
 

@@ -1032,16 +1032,13 @@ struct Sampler::Impl {
 
     out.hasIo = io;
     out.ioCount = static_cast<uint32_t>(ioScratch.size());
-    out.previous = s.last;
-    s.last = RateBase{out.sampleTime, out.cpu.usageNs, 0, 0, out.hasCpu, io};
-    for (const auto& dev : ioScratch) {
-      s.last.ioReadBytes += dev.readBytes;
-      s.last.ioWriteBytes += dev.writeBytes;
-    }
     for (const auto& dev : ioScratch) {
       knowDevice(dev.major, dev.minor);
       snap.io.push_back(dev);
     }
+    out.previous = s.last;
+    auto [readBytes, writeBytes] = snap.ioTotals(out);
+    s.last = RateBase{out.sampleTime, out.cpu.usageNs, readBytes, writeBytes, out.hasCpu, io};
     for (const auto& dev : s.target->configuredLimits.io.devices) knowDevice(dev.major, dev.minor);
     return true;
   }
