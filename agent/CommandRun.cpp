@@ -111,7 +111,10 @@ int commandRun(const std::vector<std::string>& args) {
   policeHooks.server = [servingPtr] { return &servingPtr->server(); };
   policeHooks.registry = [servingPtr] { return &servingPtr->metrics().registry(); };
   policeHooks.snapshots = [servingPtr] { return servingPtr->metrics().latest(); };
-  policeHooks.everyTick = [servingPtr](uint32_t sections) { servingPtr->metrics().sampler().setEveryTick(sections); };
+  policeHooks.everyTick = [servingPtr](uint32_t sections) {
+    collectors::Sampler& sampler = servingPtr->metrics().sampler();
+    sampler.setEveryTick(sections | sampler.options().everyTick);  // the rules' and agent.sample_every_tick
+  };
   auto police = std::make_unique<PolicerComponent>(std::move(policeHooks));
   PolicerComponent* policePtr = police.get();
   agent.addComponent(std::move(police));

@@ -124,6 +124,7 @@ void agentNotes(const config::AgentSpec& a, const config::AgentSpec& b, std::vec
   if (a.cgroupRoot != b.cgroupRoot) keys.push_back("cgroup_root");
   if (a.sampleInterval != b.sampleInterval) keys.push_back("sample_interval");
   if (a.detailInterval != b.detailInterval) keys.push_back("detail_interval");
+  if (a.sampleEveryTick != b.sampleEveryTick) keys.push_back("sample_every_tick");
   if (a.listen != b.listen) keys.push_back("listen");
   if (a.logLevel != b.logLevel) keys.push_back("log_level");
   if (a.logFormat != b.logFormat) keys.push_back("log_format");

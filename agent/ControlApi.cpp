@@ -233,7 +233,7 @@ struct ControlApi::State {
     u["sampled_at"] = isoTime(t.sampleTime);
     u["cpu_seconds"] = t.hasCpu ? json(static_cast<double>(t.cpu.usageNs) / 1e9) : json(nullptr);
     auto [readBytes, writeBytes] = snap.ioTotals(t);
-    json cpuPercent = nullptr, readRate = nullptr, writeRate = nullptr, window = nullptr;
+    json cpuPercent = nullptr, readRate = nullptr, writeRate = nullptr, window = nullptr, ioWindow = nullptr;
     const collectors::RateBase& p = t.previous;
     if (p.time > 0 && t.sampleTime > p.time) {
       double dt = t.sampleTime - p.time;
@@ -241,16 +241,21 @@ struct ControlApi::State {
       if (t.hasCpu && p.hasCpu && t.cpu.usageNs >= p.cpuUsageNs) {
         cpuPercent = static_cast<double>(t.cpu.usageNs - p.cpuUsageNs) / 1e9 / dt * 100.0;
       }
-      if (t.hasIo && p.hasIo) {
-        const uint64_t pr = p.ioReadBytes, pw = p.ioWriteBytes;
-        if (readBytes >= pr && writeBytes >= pw) {
-          readRate = static_cast<double>(readBytes - pr) / dt;
-          writeRate = static_cast<double>(writeBytes - pw) / dt;
-        }
+    }
+    // IO is read every detail interval unless a policy needs it every tick: its rate spans
+    // the last two IO reads.
+    if (t.hasIo && p.hasIo && p.ioTime > 0 && t.ioTime > p.ioTime) {
+      double dt = t.ioTime - p.ioTime;
+      ioWindow = dt;
+      const uint64_t pr = p.ioReadBytes, pw = p.ioWriteBytes;
+      if (readBytes >= pr && writeBytes >= pw) {
+        readRate = static_cast<double>(readBytes - pr) / dt;
+        writeRate = static_cast<double>(writeBytes - pw) / dt;
       }
     }
     u["cpu_percent"] = cpuPercent;  // 100 = one core
     u["rate_window_seconds"] = window;
+    u["io_rate_window_seconds"] = ioWindow;
     if (t.hasCpu && t.cpu.hasBandwidth) {
       u["cpu_periods"] = t.cpu.periods;
       u["cpu_throttled_periods"] = t.cpu.throttledPeriods;

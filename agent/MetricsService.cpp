@@ -18,6 +18,7 @@ MetricsOptions MetricsOptions::fromAgentSpec(const config::AgentSpec& agent) {
   MetricsOptions o;
   o.sampler.interval = agent.sampleInterval;
   o.sampler.detailInterval = agent.detailInterval;
+  o.sampler.everyTick = agent.sampleEveryTick;
   o.observe = agent.observe;
   return o;
 }

@@ -7,10 +7,27 @@ namespace cgwarden::agent {
 
 namespace {
 
-uint32_t sectionsOf(const config::PolicyConditionTree& tree) {
-  if (tree.kind == config::PolicyConditionTree::Kind::Leaf) {
-    return tree.leaf.metric == config::PolicyMetric::Pressure ? uint32_t{collectors::kSectionPressure} : 0u;
+// The sampler's detail sections a condition reads (CPU usage and memory are read every tick).
+uint32_t sectionsOf(config::PolicyMetric metric) {
+  using config::PolicyMetric;
+  switch (metric) {
+    case PolicyMetric::CpuThrottled: return collectors::kSectionThrottling;
+    case PolicyMetric::Pressure: return collectors::kSectionPressure;
+    case PolicyMetric::Pids: return collectors::kSectionTasks;
+    case PolicyMetric::OomKills: return collectors::kSectionOom;
+    case PolicyMetric::IoRead:
+    case PolicyMetric::IoWrite:
+    case PolicyMetric::Io: return collectors::kSectionIo;
+    case PolicyMetric::MemoryUsage:
+    case PolicyMetric::MemoryWorkingSet:
+    case PolicyMetric::CpuUsage:
+    case PolicyMetric::Restarts: return 0;
   }
+  return 0;
+}
+
+uint32_t sectionsOf(const config::PolicyConditionTree& tree) {
+  if (tree.kind == config::PolicyConditionTree::Kind::Leaf) return sectionsOf(tree.leaf.metric);
   uint32_t sections = 0;
   for (const auto& child : tree.children) sections |= sectionsOf(child);
   return sections;

@@ -42,13 +42,14 @@ struct PolicerHooks {
   SnapshotFn snapshots;                               // required: the sampler's latest snapshot
   PolicerOptions options;                             // snapshotSource is set from `snapshots`
   size_t eventCapacity = 1000;
-  // Optional: Sampler::setEveryTick, so the detail sections a rule reads (PSI) are fresh on
-  // every tick rather than every detail interval.
+  // Optional: Sampler::setEveryTick, so the detail sections a rule reads are fresh on every
+  // tick rather than every detail interval.
   std::function<void(uint32_t sections)> everyTick;
 };
 
-// The sampler's detail sections (collectors::SampleSection) that `rules` read: PSI for a
-// `pressure` condition. The other conditions read every-tick sections only.
+// The sampler's detail sections (collectors::SampleSection) that `rules` read, so they are
+// fresh on every tick: throttling (cpu.throttled), tasks (pids), oom (memory.oom_kills), io
+// (io.*), pressure (*.pressure.*). CPU usage and memory are read every tick anyway.
 uint32_t sectionsEveryTick(const std::vector<config::PolicyRule>& rules);
 
 class PolicerComponent final : public AgentComponent {

@@ -115,18 +115,17 @@ constexpr uint32_t sectionOf(int f) {
     case kMemoryPeak: return kSectionMemoryPeak;
     case kSwapCurrent: return kSectionSwap;
     case kProcs: return kSectionProcesses;
+    case kCpuStatV1: return kSectionThrottling;
+    case kOomControl:
+    case kMemoryEvents: return kSectionOom;
+    case kBlkioBytes:
+    case kBlkioOps:
+    case kIoStat: return kSectionIo;
+    case kPidsCurrent: return kSectionTasks;
     default: return 0;
   }
 }
 
-constexpr uint32_t detailFiles() {
-  uint32_t mask = 0;
-  for (int f = 0; f < kFileCount; ++f) {
-    if (sectionOf(f) != 0) mask |= uint32_t{1} << f;
-  }
-  return mask;
-}
-constexpr uint32_t kDetailFiles = detailFiles();
 
 enum class Outcome { Ok, Absent, Gone, Failed };
 
@@ -154,6 +153,8 @@ struct CounterTrack {
   }
 };
 
+// The first kCpuUsageCounterCount come with the usage files (every tick), the rest with the
+// throttling section; the first kMemoryStatCounterCount with memory.stat, the rest with OOM.
 constexpr uint64_t CpuUsage::*kCpuCounters[] = {&CpuUsage::usageNs,      &CpuUsage::userNs,
                                                 &CpuUsage::systemNs,     &CpuUsage::periods,
                                                 &CpuUsage::throttledPeriods, &CpuUsage::throttledNs,
@@ -169,6 +170,8 @@ constexpr uint64_t IoDeviceUsage::*kIoCounters[] = {
     &IoDeviceUsage::costUsageUs, &IoDeviceUsage::costWaitUs,  &IoDeviceUsage::costIndebtUs,
     &IoDeviceUsage::costIndelayUs};
 constexpr size_t kCpuCounterCount = std::size(kCpuCounters);
+constexpr size_t kCpuUsageCounterCount = 3;
+constexpr size_t kMemoryStatCounterCount = 6;
 constexpr size_t kMemoryCounterCount = std::size(kMemoryCounters);
 constexpr size_t kIoCounterCount = std::size(kIoCounters);
 
@@ -198,30 +201,11 @@ struct FileState {
   int fd = -1;            // held across ticks (counted in the budget), or -1
   int8_t slot = -1;       // index into TargetState::dirs, -1 = not read for this target
   int8_t nameIndex = -1;  // which of FileSpec::names exists, -1 = not resolved yet
-  bool absent = false;    // none of the names exists in a live cgroup
-  bool errorLogged = false;
+  bool absent : 1 = false;       // none of the names exists in a live cgroup
+  bool errorLogged : 1 = false;
+  bool slow : 1 = false;         // fd held for a file read only every detail interval (heldSlowFds)
 };
-
-// The detail sections as last read, carried into the snapshots of the ticks in between.
-// Raw kernel values: counter continuity is applied to the copy in each snapshot.
-struct DetailValues {
-  bool valid = false;  // every section read since the cgroup was opened
-  double time = 0;     // when every section was last read
-  uint64_t maxUsageBytes = 0;
-  bool hasMaxUsage = false;
-  uint64_t failcnt = 0;
-  bool hasFailcnt = false;
-  uint64_t swapBytes = 0;  // v2 only
-  bool hasSwap = false;
-  uint64_t processes = 0;
-  bool hasProcesses = false;
-  Pressure cpuPressure;
-  Pressure memoryPressure;
-  Pressure ioPressure;
-  bool hasCpuPressure = false;
-  bool hasMemoryPressure = false;
-  bool hasIoPressure = false;
-};
+static_assert(sizeof(FileState) == 8, "a target holds one per file it may read");
 
 struct TargetState {
   std::shared_ptr<const SampleTarget> target;
@@ -236,8 +220,12 @@ struct TargetState {
   bool hasSpec = false;
   SpecLimits spec;
   bool specErrorLogged = false;
-  DetailValues detail;
-  RateBase last;  // this target's counters in its last sample (TargetSample::previous of the next)
+  bool detailValid = false;  // every section read since the cgroup was opened
+  double detailTime = 0;     // when every section was last read
+  // Where this target is in the previous snapshot, which carries the sections not read in
+  // this tick and the base of its rates: valid when lastTick is that snapshot's tick.
+  uint32_t lastIndex = 0;
+  uint64_t lastTick = UINT64_MAX;
   std::unique_ptr<Continuity> continuity;  // managed targets only, created on first use
   bool sampledBefore = false;  // a previous incarnation of the cgroup was read
   bool reincarnated = false;   // reopened after that: its counters start again from zero
@@ -264,9 +252,10 @@ struct Sampler::Impl {
   // hold every target's files and directories, the files get it (a held file is read with
   // one pread, ~4x cheaper than open + read + close).
   bool holdDirs = true;
-  // Likewise detail files (read every detailEvery ticks) only get descriptors when every
-  // target's every-tick and detail files fit: every-tick files come first.
-  bool holdDetail = true;
+  // Detail files read only every detailEvery ticks ("slow") get what is left of the budget
+  // once every target's every-tick files are counted: every-tick files come first.
+  size_t slowBudget = SIZE_MAX;
+  size_t heldSlowFds = 0;
   uint64_t detailEvery = 1;             // ticks between reads of the detail sections
   std::atomic<uint32_t> everyTick{0};   // detail sections wanted on every tick (setEveryTick)
   uint64_t filesRead = 0;               // in this tick
@@ -298,6 +287,7 @@ struct Sampler::Impl {
       maxOpenFiles = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 2 : 512;
     }
     if (options.specRefreshTicks == 0) options.specRefreshTicks = 1;
+    everyTick.store(options.everyTick & kAllDetailSections);
     if (options.interval.count() > 0 && options.detailInterval > options.interval) {
       detailEvery = static_cast<uint64_t>((options.detailInterval.count() + options.interval.count() - 1) /
                                           options.interval.count());
@@ -314,12 +304,32 @@ struct Sampler::Impl {
 
   // ---- descriptors -------------------------------------------------------------------
 
+  bool readSlowly(File f) const {
+    uint32_t section = sectionOf(f);
+    return section != 0 && (section & everyTick.load(std::memory_order_relaxed)) == 0;
+  }
+
+  bool mayHold(File f) const { return heldFds < maxOpenFiles && (!readSlowly(f) || heldSlowFds < slowBudget); }
+
+  void hold(FileState& fs, File f, int fd) {
+    fs.fd = fd;
+    fs.slow = readSlowly(f);
+    ++heldFds;
+    if (fs.slow) ++heldSlowFds;
+  }
+
+  void release(FileState& fs) {
+    if (fs.fd < 0) return;
+    ::close(fs.fd);
+    fs.fd = -1;
+    --heldFds;
+    if (fs.slow) --heldSlowFds;
+    fs.slow = false;
+  }
+
   void closeTarget(TargetState& s) {
     for (auto& f : s.files) {
-      if (f.fd >= 0) {
-        ::close(f.fd);
-        --heldFds;
-      }
+      release(f);
       f = FileState{};
     }
     for (auto& d : s.dirs) {
@@ -454,7 +464,7 @@ struct Sampler::Impl {
     s.dirCtime = rc == 0 ? static_cast<double>(st.st_ctim.tv_sec) + static_cast<double>(st.st_ctim.tv_nsec) * 1e-9 : 0;
     s.open = true;
     s.specDirty = true;
-    s.detail.valid = false;
+    s.detailValid = false;
     if (s.sampledBefore) s.reincarnated = true;
     return true;
   }
@@ -487,14 +497,21 @@ struct Sampler::Impl {
     for (auto& [id, state] : states) {
       for (auto& f : state->files) {
         if (heldFds <= target) return true;
-        if (f.fd >= 0) {
-          ::close(f.fd);
-          f.fd = -1;
-          --heldFds;
-        }
+        release(f);
       }
     }
     return true;
+  }
+
+  // More targets (or more sections every tick) than before: the slow files give back
+  // descriptors so every-tick files can have them.
+  void releaseSlowFiles() {
+    for (auto& [id, state] : states) {
+      for (auto& f : state->files) {
+        if (heldSlowFds <= slowBudget) return;
+        if (f.slow) release(f);
+      }
+    }
   }
 
   // openIn, retried once after freeing descriptors when the process ran out of them.
@@ -516,7 +533,6 @@ struct Sampler::Impl {
     if (mayLog()) spdlog::warn("sampler: {} (target {}; logged once until it clears)", e.message(), s.target->id);
   }
 
-  bool mayHold(File f) const { return heldFds < maxOpenFiles && (holdDetail || sectionOf(f) == 0); }
 
   // Reads file `f` of target `s` into the buffer.
   Outcome read(TargetState& s, File f, std::string_view& out) {
@@ -558,8 +574,7 @@ struct Sampler::Impl {
     bool ok = readAll(fd, out);
     err = errno;
     if (ok && mayHold(f)) {
-      fs.fd = fd;
-      ++heldFds;
+      hold(fs, f, fd);
     } else {
       ::close(fd);
     }
@@ -601,8 +616,7 @@ struct Sampler::Impl {
       }
       fs.nameIndex = 0;
       if (mayHold(kProcs)) {
-        fs.fd = fd;
-        ++heldFds;
+        hold(fs, kProcs, fd);
       } else {
         owned = true;
       }
@@ -781,7 +795,15 @@ struct Sampler::Impl {
   // Every detail section is read on a target's first sample after it was opened, then on
   // one tick in detailEvery, the targets spread over those ticks.
   bool detailDue(const TargetState& s) const {
-    return !s.detail.valid || detailEvery <= 1 || (ticks + s.staggerSlot) % detailEvery == 0;
+    return !s.detailValid || detailEvery <= 1 || (ticks + s.staggerSlot) % detailEvery == 0;
+  }
+
+  // The target's entry in the previous snapshot (the last tick's), if it was sampled then.
+  const TargetSample* lastSample(const TargetState& s) const {
+    if (!previous || s.lastTick == UINT64_MAX || s.lastTick + 1 != ticks) return nullptr;
+    if (s.lastIndex >= previous->targets.size()) return nullptr;
+    const TargetSample& p = previous->targets[s.lastIndex];
+    return p.target && p.target->id == s.target->id ? &p : nullptr;
   }
 
   // Fills `out` (and appends its devices to snap.io). False when the cgroup is gone.
@@ -797,8 +819,11 @@ struct Sampler::Impl {
     if (s.specDirty || (ticks + s.staggerSlot) % options.specRefreshTicks == 0) readSpec(s);
     out.spec = s.spec;
     out.hasSpec = s.hasSpec;
-    const uint32_t sections = detailDue(s) ? uint32_t{kAllDetailSections} : everyTick.load(std::memory_order_relaxed);
-    DetailValues& d = s.detail;
+    // What is not read in this tick is carried from the last one.
+    const TargetSample* last = lastSample(s);
+    const uint32_t sections = last == nullptr || detailDue(s) ? uint32_t{kAllDetailSections}
+                                                              : everyTick.load(std::memory_order_relaxed);
+    const bool v2 = layout.mode == CgroupMode::V2;
 
     // CPU
     bool cpu = false;
@@ -819,19 +844,23 @@ struct Sampler::Impl {
       return {};
     });
     if (o == Outcome::Gone) return false;
-    o = !cpuQuotaSet(s) ? Outcome::Absent : load(s, kCpuStatV1, [&](std::string_view t) -> Status {
-      auto v = parseCpuStatV1(t);
-      if (!v) return v.error();
-      out.cpu.periods = v->periods;
-      out.cpu.throttledPeriods = v->throttledPeriods;
-      out.cpu.throttledNs = v->throttledNs;
-      out.cpu.hasBandwidth = true;
-      out.cpu.bursts = v->bursts;
-      out.cpu.burstNs = v->burstNs;
-      out.cpu.hasBurst = v->hasBurst;
-      return {};
-    });
-    if (o == Outcome::Gone) return false;
+    if (sections & kSectionThrottling) {
+      o = !cpuQuotaSet(s) ? Outcome::Absent : load(s, kCpuStatV1, [&](std::string_view t) -> Status {
+        auto v = parseCpuStatV1(t);
+        if (!v) return v.error();
+        out.cpu.periods = v->periods;
+        out.cpu.throttledPeriods = v->throttledPeriods;
+        out.cpu.throttledNs = v->throttledNs;
+        out.cpu.hasBandwidth = true;
+        out.cpu.bursts = v->bursts;
+        out.cpu.burstNs = v->burstNs;
+        out.cpu.hasBurst = v->hasBurst;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+    } else if (!v2) {
+      carryThrottling(*last, out);
+    }
     o = load(s, kCpuStatV2, [&](std::string_view t) -> Status {
       auto v = parseCpuStatV2(t);
       if (!v) return v.error();
@@ -868,18 +897,14 @@ struct Sampler::Impl {
         return {};
       });
     };
-    if (layout.mode == CgroupMode::V2) {
+    if (v2) {
       if (single(kMemoryCurrent, m.usageBytes, &memory) == Outcome::Gone) return false;
       if (sections & kSectionMemoryPeak) {
-        d.hasMaxUsage = false;
-        if (single(kMemoryPeak, d.maxUsageBytes, &d.hasMaxUsage) == Outcome::Gone) return false;
+        if (single(kMemoryPeak, m.maxUsageBytes, &m.hasMaxUsage) == Outcome::Gone) return false;
       }
       if (sections & kSectionSwap) {
-        d.hasSwap = false;
-        if (single(kSwapCurrent, d.swapBytes, &d.hasSwap) == Outcome::Gone) return false;
+        if (single(kSwapCurrent, m.swapBytes, &m.hasSwap) == Outcome::Gone) return false;
       }
-      m.swapBytes = d.swapBytes;
-      m.hasSwap = d.hasSwap;
       bool stat = false;
       o = load(s, kMemoryStatV2, [&](std::string_view t) -> Status {
         auto v = parseMemoryStatV2(t);
@@ -903,26 +928,26 @@ struct Sampler::Impl {
       });
       if (o == Outcome::Gone) return false;
       memory = memory && stat;
-      o = load(s, kMemoryEvents, [&](std::string_view t) -> Status {
-        auto v = parseMemoryEvents(t);
-        if (!v) return v.error();
-        m.eventsLow = v->low;
-        m.eventsHigh = v->high;
-        m.eventsMax = v->max;
-        m.eventsOom = v->oom;
-        m.oomKills = v->oomKill;
-        m.hasEvents = true;
-        m.hasOomKills = true;
-        return {};
-      });
-      if (o == Outcome::Gone) return false;
+      if (sections & kSectionOom) {
+        o = load(s, kMemoryEvents, [&](std::string_view t) -> Status {
+          auto v = parseMemoryEvents(t);
+          if (!v) return v.error();
+          m.eventsLow = v->low;
+          m.eventsHigh = v->high;
+          m.eventsMax = v->max;
+          m.eventsOom = v->oom;
+          m.oomKills = v->oomKill;
+          m.hasEvents = true;
+          m.hasOomKills = true;
+          return {};
+        });
+        if (o == Outcome::Gone) return false;
+      }
     } else {
       if (single(kMemoryUsage, m.usageBytes, &memory) == Outcome::Gone) return false;
       if (sections & kSectionMemoryPeak) {
-        d.hasMaxUsage = false;
-        d.hasFailcnt = false;
-        if (single(kMemoryMaxUsage, d.maxUsageBytes, &d.hasMaxUsage) == Outcome::Gone) return false;
-        if (single(kMemoryFailcnt, d.failcnt, &d.hasFailcnt) == Outcome::Gone) return false;
+        if (single(kMemoryMaxUsage, m.maxUsageBytes, &m.hasMaxUsage) == Outcome::Gone) return false;
+        if (single(kMemoryFailcnt, m.failcnt, &m.hasFailcnt) == Outcome::Gone) return false;
       }
       bool stat = false;
       o = load(s, kMemoryStatV1, [&](std::string_view t) -> Status {
@@ -946,52 +971,54 @@ struct Sampler::Impl {
       });
       if (o == Outcome::Gone) return false;
       memory = memory && stat;
-      o = load(s, kOomControl, [&](std::string_view t) -> Status {
-        auto v = parseOomControl(t);
-        if (!v) return v.error();
-        m.underOom = v->underOom;
-        m.oomKills = v->oomKill;
-        m.hasOomKills = v->hasOomKill;
-        return {};
-      });
-      if (o == Outcome::Gone) return false;
+      if (sections & kSectionOom) {
+        o = load(s, kOomControl, [&](std::string_view t) -> Status {
+          auto v = parseOomControl(t);
+          if (!v) return v.error();
+          m.underOom = v->underOom;
+          m.oomKills = v->oomKill;
+          m.hasOomKills = v->hasOomKill;
+          return {};
+        });
+        if (o == Outcome::Gone) return false;
+      }
     }
     out.hasMemory = memory;
-    m.maxUsageBytes = d.maxUsageBytes;
-    m.hasMaxUsage = d.hasMaxUsage;
-    m.failcnt = d.failcnt;
-    m.hasFailcnt = d.hasFailcnt;
 
     // Block IO
     ioScratch.clear();
-    bool io = false;
-    if (layout.mode == CgroupMode::V2) {
-      o = load(s, kIoStat, [&](std::string_view t) -> Status {
-        io = true;
-        return parseIoStat(t, ioScratch);
-      });
-      if (o == Outcome::Gone) return false;
-    } else {
-      o = load(s, kBlkioBytes, [&](std::string_view t) -> Status {
-        io = true;
-        return parseBlkioRecursive(t, BlkioKind::Bytes, ioScratch);
-      });
-      if (o == Outcome::Gone) return false;
-      o = load(s, kBlkioOps, [&](std::string_view t) -> Status {
-        return parseBlkioRecursive(t, BlkioKind::Ops, ioScratch);
-      });
-      if (o == Outcome::Gone) return false;
+    if (sections & kSectionIo) {
+      bool io = false;
+      if (v2) {
+        o = load(s, kIoStat, [&](std::string_view t) -> Status {
+          io = true;
+          return parseIoStat(t, ioScratch);
+        });
+        if (o == Outcome::Gone) return false;
+      } else {
+        o = load(s, kBlkioBytes, [&](std::string_view t) -> Status {
+          io = true;
+          return parseBlkioRecursive(t, BlkioKind::Bytes, ioScratch);
+        });
+        if (o == Outcome::Gone) return false;
+        o = load(s, kBlkioOps, [&](std::string_view t) -> Status {
+          return parseBlkioRecursive(t, BlkioKind::Ops, ioScratch);
+        });
+        if (o == Outcome::Gone) return false;
+      }
+      out.hasIo = io;
+      out.ioTime = out.sampleTime;
     }
 
     // Tasks
-    if (single(kPidsCurrent, out.pidsCurrent, &out.hasPids) == Outcome::Gone) return false;
-    if (sections & kSectionProcesses) {
-      o = countProcesses(s, d.processes);
-      if (o == Outcome::Gone) return false;
-      d.hasProcesses = o == Outcome::Ok;
+    if (sections & kSectionTasks) {
+      if (single(kPidsCurrent, out.pidsCurrent, &out.hasPids) == Outcome::Gone) return false;
     }
-    out.processes = d.processes;
-    out.hasProcesses = d.hasProcesses;
+    if (sections & kSectionProcesses) {
+      o = countProcesses(s, out.processes);
+      if (o == Outcome::Gone) return false;
+      out.hasProcesses = o == Outcome::Ok;
+    }
 
     // Pressure
     struct Psi {
@@ -1000,10 +1027,9 @@ struct Sampler::Impl {
       bool* flag;
     };
     if (sections & kSectionPressure) {
-      for (Psi p : {Psi{kCpuPressure, &d.cpuPressure, &d.hasCpuPressure},
-                    Psi{kMemoryPressure, &d.memoryPressure, &d.hasMemoryPressure},
-                    Psi{kIoPressure, &d.ioPressure, &d.hasIoPressure}}) {
-        *p.flag = false;
+      for (Psi p : {Psi{kCpuPressure, &out.cpuPressure, &out.hasCpuPressure},
+                    Psi{kMemoryPressure, &out.memoryPressure, &out.hasMemoryPressure},
+                    Psi{kIoPressure, &out.ioPressure, &out.hasIoPressure}}) {
         o = load(s, p.file, [&](std::string_view t) -> Status {
           auto v = parsePressure(t);
           if (!v) return v.error();
@@ -1014,33 +1040,101 @@ struct Sampler::Impl {
         if (o == Outcome::Gone) return false;
       }
     }
-    out.cpuPressure = d.cpuPressure;
-    out.hasCpuPressure = d.hasCpuPressure;
-    out.memoryPressure = d.memoryPressure;
-    out.hasMemoryPressure = d.hasMemoryPressure;
-    out.ioPressure = d.ioPressure;
-    out.hasIoPressure = d.hasIoPressure;
     if (sections == kAllDetailSections) {
-      d.valid = true;
-      d.time = out.sampleTime;
+      s.detailValid = true;
+      s.detailTime = out.sampleTime;
     }
-    out.detailTime = d.time;
+    out.detailTime = s.detailTime;
 
-    if (options.counterContinuity && s.target->managed) applyContinuity(s, out);
+    if (options.counterContinuity && s.target->managed) applyContinuity(s, out, sections, v2);
     s.reincarnated = false;
     s.sampledBefore = true;
 
-    out.hasIo = io;
     out.ioCount = static_cast<uint32_t>(ioScratch.size());
     for (const auto& dev : ioScratch) {
       knowDevice(dev.major, dev.minor);
       snap.io.push_back(dev);
     }
-    out.previous = s.last;
-    auto [readBytes, writeBytes] = snap.ioTotals(out);
-    s.last = RateBase{out.sampleTime, out.cpu.usageNs, readBytes, writeBytes, out.hasCpu, io};
+    // The sections not read: the last values, counters as continuity made them there.
+    if (last != nullptr) carryUnread(*last, sections, v2, out, snap);
+    if (last != nullptr) {
+      out.previous.time = last->sampleTime;
+      out.previous.cpuUsageNs = last->cpu.usageNs;
+      out.previous.hasCpu = last->hasCpu;
+      if (sections & kSectionIo) {
+        auto [readBytes, writeBytes] = previous->ioTotals(*last);
+        out.previous.ioTime = last->ioTime;
+        out.previous.ioReadBytes = readBytes;
+        out.previous.ioWriteBytes = writeBytes;
+        out.previous.hasIo = last->hasIo;
+      } else {
+        out.previous.ioTime = last->previous.ioTime;
+        out.previous.ioReadBytes = last->previous.ioReadBytes;
+        out.previous.ioWriteBytes = last->previous.ioWriteBytes;
+        out.previous.hasIo = last->previous.hasIo;
+      }
+    }
     for (const auto& dev : s.target->configuredLimits.io.devices) knowDevice(dev.major, dev.minor);
     return true;
+  }
+
+  static void carryThrottling(const TargetSample& last, TargetSample& out) {
+    out.cpu.periods = last.cpu.periods;
+    out.cpu.throttledPeriods = last.cpu.throttledPeriods;
+    out.cpu.throttledNs = last.cpu.throttledNs;
+    out.cpu.bursts = last.cpu.bursts;
+    out.cpu.burstNs = last.cpu.burstNs;
+    out.cpu.hasBandwidth = last.cpu.hasBandwidth;
+    out.cpu.hasBurst = last.cpu.hasBurst;
+  }
+
+  // Copies the sections outside `read` from `last` (the previous snapshot's entry) into `out`.
+  void carryUnread(const TargetSample& last, uint32_t read, bool v2, TargetSample& out, Snapshot& snap) {
+    MemoryUsage& m = out.memory;
+    const MemoryUsage& lm = last.memory;
+    if (!(read & kSectionMemoryPeak)) {
+      m.maxUsageBytes = lm.maxUsageBytes;
+      m.hasMaxUsage = lm.hasMaxUsage;
+      m.failcnt = lm.failcnt;
+      m.hasFailcnt = lm.hasFailcnt;
+    }
+    if (v2 && !(read & kSectionSwap)) {
+      m.swapBytes = lm.swapBytes;
+      m.hasSwap = lm.hasSwap;
+    }
+    if (!(read & kSectionOom)) {
+      m.oomKills = lm.oomKills;
+      m.hasOomKills = lm.hasOomKills;
+      m.underOom = lm.underOom;
+      m.eventsLow = lm.eventsLow;
+      m.eventsHigh = lm.eventsHigh;
+      m.eventsMax = lm.eventsMax;
+      m.eventsOom = lm.eventsOom;
+      m.hasEvents = lm.hasEvents;
+    }
+    if (!(read & kSectionIo)) {
+      out.hasIo = last.hasIo;
+      out.ioTime = last.ioTime;
+      auto devices = previous->ioOf(last);
+      snap.io.insert(snap.io.end(), devices.begin(), devices.end());
+      out.ioCount = static_cast<uint32_t>(devices.size());
+    }
+    if (!(read & kSectionTasks)) {
+      out.pidsCurrent = last.pidsCurrent;
+      out.hasPids = last.hasPids;
+    }
+    if (!(read & kSectionProcesses)) {
+      out.processes = last.processes;
+      out.hasProcesses = last.hasProcesses;
+    }
+    if (!(read & kSectionPressure)) {
+      out.cpuPressure = last.cpuPressure;
+      out.memoryPressure = last.memoryPressure;
+      out.ioPressure = last.ioPressure;
+      out.hasCpuPressure = last.hasCpuPressure;
+      out.hasMemoryPressure = last.hasMemoryPressure;
+      out.hasIoPressure = last.hasIoPressure;
+    }
   }
 
   // Makes sure the snapshot's device-name map has MAJ:MIN (copy on change: published
@@ -1052,7 +1146,8 @@ struct Sampler::Impl {
     deviceMap = std::move(copy);
   }
 
-  void applyContinuity(TargetState& state, TargetSample& out) {
+  // Only to the sections read in this tick (`read`): the others are carried as they were.
+  void applyContinuity(TargetState& state, TargetSample& out, uint32_t read, bool v2) {
     if (!state.continuity) state.continuity = std::make_unique<Continuity>();
     Continuity& s = *state.continuity;
     if (state.reincarnated) {
@@ -1069,19 +1164,21 @@ struct Sampler::Impl {
       }
     }
     if (out.hasCpu) {
-      for (size_t i = 0; i < kCpuCounterCount; ++i) s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
+      size_t n = v2 || (read & kSectionThrottling) ? kCpuCounterCount : kCpuUsageCounterCount;
+      for (size_t i = 0; i < n; ++i) s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
     }
     if (out.hasMemory) {
-      for (size_t i = 0; i < kMemoryCounterCount; ++i) s.memoryCounters[i].apply(out.memory.*kMemoryCounters[i]);
+      size_t n = read & kSectionOom ? kMemoryCounterCount : kMemoryStatCounterCount;
+      for (size_t i = 0; i < n; ++i) s.memoryCounters[i].apply(out.memory.*kMemoryCounters[i]);
     }
     Pressure* psi[3] = {&out.cpuPressure, &out.memoryPressure, &out.ioPressure};
     bool hasPsi[3] = {out.hasCpuPressure, out.hasMemoryPressure, out.hasIoPressure};
     for (int i = 0; i < 3; ++i) {
-      if (!hasPsi[i]) continue;
+      if (!hasPsi[i] || !(read & kSectionPressure)) continue;
       s.pressureCounters[i * 2].apply(psi[i]->some.totalUs);
       s.pressureCounters[i * 2 + 1].apply(psi[i]->full.totalUs);
     }
-    for (auto& d : ioScratch) {
+    for (auto& d : ioScratch) {  // empty when IO was not read
       DeviceTrack* track = nullptr;
       for (auto& t : s.deviceCounters) {
         if (t.major == d.major && t.minor == d.minor) track = &t;
@@ -1144,7 +1241,7 @@ struct Sampler::Impl {
       if (!(s.target->configuredLimits == t->configuredLimits)) s.specDirty = true;
       // A new run of the workload (or a new state): its detail sections are read at once
       // rather than showing the previous run's process count for up to a detail interval.
-      if (s.target->startTimeSeconds != t->startTimeSeconds || s.target->state != t->state) s.detail.valid = false;
+      if (s.target->startTimeSeconds != t->startTimeSeconds || s.target->state != t->state) s.detailValid = false;
       s.target = std::move(t);
     }
     for (auto it = states.begin(); it != states.end();) {
@@ -1158,7 +1255,13 @@ struct Sampler::Impl {
 
     const uint32_t modeFiles = layout.mode == CgroupMode::V2 ? kV2Files : kV1Files;
     const size_t filesPerTarget = static_cast<size_t>(std::popcount(modeFiles));
-    holdDetail = states.size() * filesPerTarget <= maxOpenFiles;
+    uint32_t everyTickFiles = 0;
+    for (int f = 0; f < kFileCount; ++f) {
+      if (!readSlowly(static_cast<File>(f))) everyTickFiles |= bit(static_cast<File>(f));
+    }
+    const size_t everyTickNeed = states.size() * static_cast<size_t>(std::popcount(modeFiles & everyTickFiles));
+    slowBudget = maxOpenFiles > everyTickNeed ? maxOpenFiles - everyTickNeed : 0;
+    if (heldSlowFds > slowBudget) releaseSlowFiles();
     holdDirs = states.size() * (filesPerTarget + size_t{kDirCount}) <= maxOpenFiles;
     filesRead = 0;
 
@@ -1183,7 +1286,11 @@ struct Sampler::Impl {
       for (int attempt = s.open ? 2 : 1; attempt > 0; --attempt) {
         if (!s.open && !openTarget(s)) break;
         snap->targets.emplace_back();
-        if (sampleTarget(s, snap->targets.back(), *snap)) break;
+        if (sampleTarget(s, snap->targets.back(), *snap)) {
+          s.lastIndex = static_cast<uint32_t>(snap->targets.size() - 1);
+          s.lastTick = ticks;
+          break;
+        }
         // Vanished: not an error. Retried every tick while the provider lists it.
         snap->io.resize(snap->targets.back().ioBegin);
         snap->targets.pop_back();
@@ -1287,6 +1394,28 @@ std::shared_ptr<const Snapshot> Sampler::latest() const { return impl_->latest.l
 
 void Sampler::setEveryTick(uint32_t sections) {
   impl_->everyTick.store(sections & kAllDetailSections, std::memory_order_relaxed);
+}
+
+namespace {
+constexpr std::pair<SampleSection, const char*> kSectionNames[] = {
+    {kSectionPressure, "pressure"}, {kSectionMemoryPeak, "memory_peak"}, {kSectionSwap, "swap"},
+    {kSectionProcesses, "processes"}, {kSectionThrottling, "throttling"}, {kSectionOom, "oom"},
+    {kSectionIo, "io"},           {kSectionTasks, "tasks"},
+};
+}  // namespace
+
+const char* sampleSectionName(SampleSection section) {
+  for (const auto& [value, name] : kSectionNames) {
+    if (value == section) return name;
+  }
+  return "?";
+}
+
+uint32_t sampleSectionByName(std::string_view name) {
+  for (const auto& [value, n] : kSectionNames) {
+    if (name == n) return value;
+  }
+  return 0;
 }
 
 const SamplerOptions& Sampler::options() const { return impl_->options; }

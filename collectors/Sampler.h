@@ -11,16 +11,21 @@
 // effective limits (container_spec_*) are re-read every specRefreshTicks ticks, and at
 // once when a target's configuredLimits change.
 //
-// Tiers: CPU, memory usage and memory.stat, OOM counters, block IO and tasks are read every
-// tick (what rates, `ps` and the policer's rules need at tick resolution). The detail
-// sections (SampleSection) change slowly or are only exported, and cost as many reads again:
-// they are read every detailInterval, staggered so each tick reads a slice of the targets,
-// on a target's first sample and when its state or run start time changes; a consumer that needs one every tick (the policer, for a
-// rule on PSI) says so with setEveryTick. Descriptors go to every-tick files first. On
-// hybrid hosts a managed target's CPU time comes from its cgroup2 twin's cpu.stat (usage,
-// user and system in µs, one read) instead of cpuacct.usage + cpuacct.stat: cgwarden put
-// every member in both, so they count the same tasks. cpu.stat (v1) is read only while a
-// CPU quota is set: without one the kernel runs no CFS periods and exports no throttling.
+// Tiers: CPU usage (with user/system time) and memory (usage and memory.stat, hence the
+// working set) are read on every tick: what `ps`, rates and the commonest rules need. Every
+// other file belongs to a detail section (SampleSection): throttling, OOM counters, block IO,
+// tasks, PSI, memory peak and failcnt, v2 swap, the process count. Those are read every
+// detailInterval, staggered so each tick reads a slice of the targets, and at once on a
+// target's first sample, after it was reopened and when its state or run start time changes;
+// in between a snapshot carries their last values (TargetSample::detailTime, ioTime). A
+// consumer that needs a section at tick resolution (the policer, for a rule on it) says so
+// with setEveryTick. This is what makes a tick cheap: the reads are the cost (one kernel
+// seq_file render each), and a Prometheus scraping every 15 s or more sees no difference.
+// Descriptors go to every-tick files first. On hybrid hosts a managed target's CPU time
+// comes from its cgroup2 twin's cpu.stat (usage, user and system in µs, one read) instead of
+// cpuacct.usage + cpuacct.stat: cgwarden put every member in both, so they count the same
+// tasks. cpu.stat (v1) is read only while a CPU quota is set: without one the kernel runs no
+// CFS periods and exports no throttling.
 //
 // Vanished cgroups: ENOENT/ENODEV on a target's files means the cgroup is gone: it drops
 // out of the snapshot and is retried each tick while the provider still lists it. Other
@@ -33,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collectors/CgroupLayout.h"
@@ -43,17 +49,29 @@ namespace cgwarden::collectors {
 
 // The detail sections, as a bit mask (Sampler::setEveryTick).
 enum SampleSection : uint32_t {
-  kSectionPressure = 1u << 0,   // cpu/memory/io.pressure (PSI): TargetSample::*Pressure
-  kSectionMemoryPeak = 1u << 1, // v1 memory.max_usage_in_bytes + memory.failcnt; v2 memory.peak
-  kSectionSwap = 1u << 2,       // v2 memory.swap.current (v1 swap comes with memory.stat, every tick)
-  kSectionProcesses = 1u << 3,  // cgroup.procs: TargetSample::processes
-  kAllDetailSections = (1u << 4) - 1,
+  kSectionPressure = 1u << 0,    // cpu/memory/io.pressure (PSI): TargetSample::*Pressure
+  kSectionMemoryPeak = 1u << 1,  // v1 memory.max_usage_in_bytes + memory.failcnt; v2 memory.peak
+  kSectionSwap = 1u << 2,        // v2 memory.swap.current (v1 swap comes with memory.stat, every tick)
+  kSectionProcesses = 1u << 3,   // cgroup.procs: TargetSample::processes
+  kSectionThrottling = 1u << 4,  // v1 cpu.stat (CFS periods, throttling, bursts); v2 has them in
+                                 // the every-tick cpu.stat
+  kSectionOom = 1u << 5,         // v1 memory.oom_control; v2 memory.events (oom_kill, high, max...)
+  kSectionIo = 1u << 6,          // v1 blkio.*io_service{d,_bytes}_recursive; v2 io.stat
+  kSectionTasks = 1u << 7,       // pids.current
+  kAllDetailSections = (1u << 8) - 1,
 };
+// "pressure", "memory_peak", "swap", "processes", "throttling", "oom", "io", "tasks"
+const char* sampleSectionName(SampleSection section);
+// A section by that name; 0 when there is none.
+uint32_t sampleSectionByName(std::string_view name);
 
 struct SamplerOptions {
   std::chrono::milliseconds interval{1000};
   // Detail sections are re-read this often (rounded to whole ticks; <= interval: every tick).
   std::chrono::milliseconds detailInterval{10000};
+  // Detail sections (SampleSection mask) read on every tick from the start (config
+  // `agent.sample_every_tick`); setEveryTick replaces it.
+  uint32_t everyTick = 0;
   uint32_t specRefreshTicks = 30;  // effective limits re-read every N ticks (and on change)
   static constexpr size_t kAutoOpenFiles = SIZE_MAX;
   size_t maxOpenFiles = kAutoOpenFiles;  // descriptors held across ticks (0 = none); auto = RLIMIT_NOFILE / 2

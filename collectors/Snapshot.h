@@ -8,11 +8,12 @@
 // A section a target's host does not provide (e.g. memory.events on v1) has its
 // has* flag false; a cgroup that vanished is simply not in `targets`.
 //
-// Detail sections (SampleSection: PSI, memory peak and failcnt, v2 swap, process count) are
-// re-read every few ticks (SamplerOptions::detailInterval), not every tick, unless a consumer
-// asked for them every tick (Sampler::setEveryTick); between reads a TargetSample carries
-// their last values and `detailTime` says when those were read. Everything else (CPU, memory
-// usage and memory.stat, OOM counters, block IO, tasks) is read on every tick.
+// Detail sections (SampleSection: throttling, OOM counters, block IO, tasks, PSI, memory
+// peak and failcnt, v2 swap, process count) are re-read every few ticks
+// (SamplerOptions::detailInterval), not every tick, unless a consumer asked for them every
+// tick (Sampler::setEveryTick); between reads a TargetSample carries their last values,
+// `detailTime` says when they were all last read and `ioTime` when the IO counters were.
+// CPU usage and memory (usage, memory.stat) are read on every tick.
 
 #include <chrono>
 #include <cstdint>
@@ -32,13 +33,14 @@
 
 namespace cgwarden::collectors {
 
-// A target's counters as of its previous sample, carried in the next one so a rate always
-// spans exactly one tick (the API's cpu_percent and IO bytes/s) without a second snapshot
-// held in memory. time == 0: no previous sample (the target's first).
+// A target's counters as of its previous sample, carried in the next one so a rate spans
+// one tick for CPU and one IO read for IO (the API's cpu_percent and IO bytes/s) without a
+// second snapshot held in memory. time == 0: no previous sample (the target's first).
 struct RateBase {
   double time = 0;            // that sample's sampleTime
+  double ioTime = 0;          // the IO read before this sample's (its ioTime); 0: none
   uint64_t cpuUsageNs = 0;
-  uint64_t ioReadBytes = 0;   // all devices
+  uint64_t ioReadBytes = 0;   // all devices, as of ioTime
   uint64_t ioWriteBytes = 0;
   bool hasCpu = false;
   bool hasIo = false;
@@ -115,7 +117,8 @@ struct SpecLimits {
 struct TargetSample {
   std::shared_ptr<const SampleTarget> target;  // identity, state, configured limits
   double sampleTime = 0;  // when this target's files were read (Unix seconds)
-  double detailTime = 0;  // when its detail sections (see above) were last read; <= sampleTime
+  double detailTime = 0;  // when its detail sections (see above) were all last read; <= sampleTime
+  double ioTime = 0;      // when its IO counters were read (the IO section); <= sampleTime
   double startTime = 0;   // target.startTimeSeconds, else the cgroup directory's ctime
   bool hasCpu = false;
   bool hasMemory = false;
@@ -136,7 +139,7 @@ struct TargetSample {
   SpecLimits spec;
   uint32_t ioBegin = 0;  // this target's devices: Snapshot::io[ioBegin, ioBegin + ioCount)
   uint32_t ioCount = 0;
-  RateBase previous;     // this target one tick earlier
+  RateBase previous;     // this target one tick (IO: one IO read) earlier
 };
 
 struct SamplerStats {

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "collectors/Sampler.h"
 #include "collectors/TextParse.h"
 #include "config/Sections.h"
 
@@ -49,6 +50,23 @@ void parseAgentSection(const YAML::Node& node, const std::string& path, ParseCon
   if (auto v = map.duration("detail_interval")) {
     if (*v >= std::chrono::milliseconds(10)) agent.detailInterval = *v;
     else ctx.error(*map.get("detail_interval"), map.pathOf("detail_interval"), "must be at least 10ms");
+  }
+  if (auto v = map.stringList("sample_every_tick")) {
+    std::vector<std::string> names = {"all"};
+    for (uint32_t bit = 1; bit & collectors::kAllDetailSections; bit <<= 1)
+      names.emplace_back(collectors::sampleSectionName(static_cast<collectors::SampleSection>(bit)));
+    uint32_t mask = 0;
+    for (size_t i = 0; i < v->size(); ++i) {
+      const std::string& name = (*v)[i];
+      uint32_t section = name == "all" ? uint32_t{collectors::kAllDetailSections} : collectors::sampleSectionByName(name);
+      if (section == 0) {
+        ctx.error((*map.get("sample_every_tick"))[i], indexPath(map.pathOf("sample_every_tick"), i),
+                  quoted(name) + " is not a sampling section" + didYouMean(name, names) + "; expected " +
+                      listChoices(names));
+      }
+      mask |= section;
+    }
+    agent.sampleEveryTick = mask;
   }
   if (auto v = map.string("listen")) {
     if (isListenAddress(*v)) agent.listen = *v;

@@ -81,7 +81,8 @@ struct WorkloadSpec {
 struct AgentSpec {
   std::string cgroupRoot = "cgwarden";              // relative to each hierarchy's mount
   std::chrono::milliseconds sampleInterval{1000};
-  std::chrono::milliseconds detailInterval{10000};  // PSI, memory peak, process count (Sampler.h)
+  std::chrono::milliseconds detailInterval{10000};  // the sampler's detail sections (Sampler.h)
+  uint32_t sampleEveryTick = 0;  // detail sections read every tick anyway (collectors::SampleSection)
   std::string listen = "127.0.0.1:9839";             // HTTP: /metrics, /healthz, API
   std::string logLevel = "info";
   std::string logFormat = "text";                   // text | json

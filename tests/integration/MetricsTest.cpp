@@ -34,6 +34,7 @@ using collectors::SampleTarget;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr auto kInterval = 200ms;
+constexpr auto kDetailInterval = 1s;  // the detail sections (OOM counters, IO, tasks, PSI...)
 
 SampleTarget targetFor(const agent::Cgroup& cg, const std::string& name) {
   SampleTarget t;
@@ -129,6 +130,7 @@ class MetricsTest : public CgroupTest {
                     std::chrono::milliseconds staleAfter = 0ms) {
     MetricsOptions o;
     o.sampler.interval = kInterval;
+    o.sampler.detailInterval = kDetailInterval;
     o.staleAfter = staleAfter;
     o.observe = std::move(observe);
     o.observeRescan = 0ms;
@@ -158,6 +160,18 @@ class MetricsTest : public CgroupTest {
       std::this_thread::sleep_for(10ms);
     }
     ASSERT_GT(metrics_->latest()->steadyTime, after) << "the sampling loop did not tick";
+  }
+
+  // Waits until target `id`'s detail sections were all read after now (one detail interval).
+  void waitForDetailRead(const std::string& id) {
+    double after = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    auto read = [&] {
+      const collectors::TargetSample* t = metrics_->latest()->find(id);
+      return t != nullptr && t->detailTime > after;
+    };
+    while (!read() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(read()) << id << ": no detail read within 10 s";
   }
 
   PromText scrape(bool gzip = false) {
@@ -324,7 +338,9 @@ TEST_F(MetricsTest, OomKillIncrementsContainerOomEvents) {
   child.release();
   int status = child.wait(20000);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "not OOM-killed, status " << status;
-  waitForFreshTick();
+  // OOM counters are a detail section: exported within one detail interval. (A supervised
+  // workload's kill also changes its state, which has it read in full on the next tick.)
+  waitForDetailRead(t.id);
   PromText m = scrape();
   EXPECT_EQ(m.at("container_oom_events_total", id), *before + 1);
   EXPECT_EQ(m.at("container_oom_events_total", id), files.oomKills());

@@ -335,16 +335,24 @@ TEST_F(PolicyEngineTest, MiniSampleEvaluationCarriesItsTrigger) {
   EXPECT_THAT(metricsText(), HasSubstr("cgwarden_policy_wakeups_total{trigger=\"threshold\"} 1"));
 }
 
-TEST(PolicerSectionsTest, OnlyPressureConditionsAskForPsiEveryTick) {
+TEST(PolicerSectionsTest, ConditionsAskForTheDetailSectionsTheyRead) {
   EXPECT_EQ(agent::sectionsEveryTick(rulesOf(
                 "  - {name: a, target: web, condition: \"memory.usage > 80%\", actions: [log]}\n"
+                "  - {name: b, target: web, condition: \"cpu.usage > 1.5 over 10s\", actions: [log]}\n")),
+            0u)
+      << "CPU usage and memory are read every tick anyway";
+  EXPECT_EQ(agent::sectionsEveryTick(rulesOf(
                 "  - {name: b, target: web, condition: \"cpu.throttled > 50% over 10s\", actions: [log]}\n")),
-            0u);
+            uint32_t{collectors::kSectionThrottling});
   EXPECT_EQ(agent::sectionsEveryTick(rulesOf(
                 "  - name: c\n    target: web\n    condition:\n      any: [\"pids > 90%\", \"io.pressure.full.avg10 > 5%\"]\n"
                 "    actions: [log]\n")),
-            uint32_t{collectors::kSectionPressure})
+            uint32_t{collectors::kSectionPressure | collectors::kSectionTasks})
       << "found inside an any: tree";
+  EXPECT_EQ(agent::sectionsEveryTick(rulesOf(
+                "  - name: d\n    target: web\n    condition:\n      all: [\"memory.oom_kills >= 1 over 1m\", \"io.write > 10Mi over 10s\"]\n"
+                "    actions: [log]\n")),
+            uint32_t{collectors::kSectionOom | collectors::kSectionIo});
 }
 
 }  // namespace

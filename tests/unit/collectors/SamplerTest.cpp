@@ -116,14 +116,28 @@ TEST(SamplerTest, DetailSectionsAreReadEveryDetailIntervalAndCarriedBetween) {
   h.tree.write("unified/web/cpu.pressure", "some avg10=1.00 avg60=0.50 avg300=0.10 total=999999\n");
   h.tree.write("memory/web/memory.max_usage_in_bytes", "4096000\n");
   h.tree.write("memory/web/memory.usage_in_bytes", "600000\n");
+  h.tree.write("unified/web/cpu.stat", "usage_usec 700000\nuser_usec 500000\nsystem_usec 200000\n");
+  h.tree.write("pids/web/pids.current", "7\n");
+  h.tree.write("memory/web/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 4\n");
+  h.tree.write("cpu/web/cpu.stat", "nr_periods 900\nnr_throttled 90\nthrottled_time 390000000\n");
+  h.tree.write("blkio/web/blkio.throttle.io_service_bytes_recursive",
+               "254:0 Read 21200000\n254:0 Write 20975000\n254:0 Total 42175000\nTotal 42175000\n");
   for (int i = 0; i < 2; ++i) {
     auto snap = sampler.tick();
     const TargetSample& b = snap->targets.at(0);
     EXPECT_EQ(b.memory.usageBytes, 600000u) << "every-tick sections are fresh";
+    EXPECT_EQ(b.cpu.usageNs, 700000000u);
     EXPECT_EQ(b.processes, 2u) << "carried from the last detail read";
     EXPECT_EQ(b.cpuPressure.some.totalUs, 470559u);
     EXPECT_EQ(b.memory.maxUsageBytes, 1830912u);
-    EXPECT_TRUE(b.hasProcesses && b.hasCpuPressure && b.memory.hasMaxUsage);
+    EXPECT_EQ(b.pidsCurrent, a.pidsCurrent);
+    EXPECT_EQ(b.memory.oomKills, a.memory.oomKills);
+    EXPECT_EQ(b.cpu.periods, a.cpu.periods);
+    EXPECT_EQ(b.cpu.throttledNs, a.cpu.throttledNs);
+    EXPECT_EQ(snap->ioTotals(b), first->ioTotals(a));
+    EXPECT_DOUBLE_EQ(b.ioTime, a.sampleTime);
+    EXPECT_TRUE(b.hasProcesses && b.hasCpuPressure && b.memory.hasMaxUsage && b.hasPids && b.hasIo &&
+                b.memory.hasOomKills && b.cpu.hasBandwidth);
     EXPECT_DOUBLE_EQ(b.detailTime, a.sampleTime);
     EXPECT_LT(snap->stats.filesRead, firstReads);
     carriedReads = snap->stats.filesRead;
@@ -133,9 +147,16 @@ TEST(SamplerTest, DetailSectionsAreReadEveryDetailIntervalAndCarriedBetween) {
   EXPECT_EQ(c.processes, 3u);
   EXPECT_EQ(c.cpuPressure.some.totalUs, 999999u);
   EXPECT_EQ(c.memory.maxUsageBytes, 4096000u);
+  EXPECT_EQ(c.pidsCurrent, 7u);
+  EXPECT_EQ(c.memory.oomKills, 4u);
+  EXPECT_EQ(c.cpu.periods, 900u);
+  EXPECT_EQ(c.cpu.throttledNs, 390000000u);
+  EXPECT_EQ(third->ioTotals(c), std::make_pair(uint64_t{21200000}, uint64_t{20975000}));
   EXPECT_DOUBLE_EQ(c.detailTime, c.sampleTime);
-  EXPECT_EQ(third->stats.filesRead, carriedReads + 6)
-      << "memory.max_usage_in_bytes, memory.failcnt, cgroup.procs and the three PSI files";
+  EXPECT_DOUBLE_EQ(c.ioTime, c.sampleTime);
+  EXPECT_EQ(third->stats.filesRead, carriedReads + 11)
+      << "cpu.stat (v1, under a quota), memory.oom_control, two blkio files, pids.current, "
+         "memory.max_usage_in_bytes, memory.failcnt, cgroup.procs and the three PSI files";
 
   // A consumer that needs PSI at tick resolution (a policy on pressure) asks for it.
   sampler.setEveryTick(kSectionPressure);
@@ -283,6 +304,7 @@ TEST(SamplerTest, ManagedCountersStayMonotonicWhenTheCgroupIsRecreated) {
   SampleTarget observed = h.addCgroup("obs");
   observed.managed = false;
   Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{managed, observed}; }, optionsFor(h.tree));
+  sampler.setEveryTick(kAllDetailSections);
   auto first = sampler.tick();
   ASSERT_EQ(first->find("/job")->cpu.usageNs, 612476000u);
   ASSERT_EQ(first->find("/obs")->cpu.usageNs, 612668499u);
@@ -328,33 +350,71 @@ TEST(SamplerTest, PublishedSnapshotsAreNeverModified) {
   EXPECT_EQ(sampler.latest()->stats.ticks, 5u);
 }
 
-TEST(SamplerTest, EachTargetCarriesItsPreviousTickForRates) {
+TEST(SamplerTest, CarriedSectionsKeepTheirContinuityOffsets) {
+  HybridTree h;
+  SampleTarget managed = h.addCgroup("job");
+  for (const char* f : {"unified/job/cpu.pressure", "unified/job/memory.pressure"}) {
+    h.tree.write(f, "some avg10=0.00 avg60=0.00 avg300=0.00 total=5000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3000\n");
+  }
+  h.tree.write("memory/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+  h.tree.write("cpu/job/cpu.stat", "nr_periods 1000\nnr_throttled 10\nthrottled_time 500\n");
+  SamplerOptions o = optionsFor(h.tree);
+  o.detailInterval = o.interval * 3;
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{managed}; }, o);
+  // Two detail reads with carried ticks between them: offsets apply only to what was read,
+  // so an unread section (nothing in this tick's files) never looks like a counter reset.
+  for (int i = 0; i < 7; ++i) {
+    auto snap = sampler.tick();
+    const TargetSample& t = snap->targets.at(0);
+    EXPECT_EQ(t.memory.oomKills, 3u) << "tick " << i;
+    EXPECT_EQ(t.cpuPressure.some.totalUs, 5000u) << "tick " << i;
+    EXPECT_EQ(t.memoryPressure.full.totalUs, 3000u) << "tick " << i;
+    EXPECT_EQ(t.cpu.periods, 1000u) << "tick " << i;
+  }
+}
+
+TEST(SamplerTest, EachTargetCarriesItsPreviousSampleForRates) {
   HybridTree h;
   std::vector<SampleTarget> targets = {h.addCgroup("one")};
-  Sampler sampler(h.layout, [&] { return targets; }, optionsFor(h.tree));
+  SamplerOptions o = optionsFor(h.tree);
+  o.detailInterval = o.interval * 3;  // IO on ticks 0, 3, 6, ...
+  Sampler sampler(h.layout, [&] { return targets; }, o);
   auto first = sampler.tick();
   const TargetSample& a = first->targets.at(0);
   EXPECT_EQ(a.previous.time, 0) << "a first sample has no window for a rate yet";
+  EXPECT_FALSE(a.previous.hasIo);
+  const auto ioA = first->ioTotals(a);
   h.tree.write("unified/one/cpu.stat", "usage_usec 700000\nuser_usec 500000\nsystem_usec 200000\n");
   h.tree.write("blkio/one/blkio.throttle.io_service_bytes_recursive",
                "254:0 Read 21200000\n254:0 Write 20975000\n254:0 Sync 0\n254:0 Async 0\n254:0 Discard 0\n"
                "254:0 Total 21204096\nTotal 21204096\n");
-  std::shared_ptr<const Snapshot> last;
-  for (int i = 0; i < 5; ++i) last = sampler.tick();  // snapshot storage is recycled meanwhile
-  const TargetSample& b = last->targets.at(0);
-  ASSERT_GT(b.previous.time, a.sampleTime) << "the tick before, not the first";
-  EXPECT_LT(b.previous.time, b.sampleTime);
+  std::shared_ptr<const Snapshot> second = sampler.tick();
+  const TargetSample& b = second->targets.at(0);
+  EXPECT_DOUBLE_EQ(b.previous.time, a.sampleTime) << "CPU: one tick back";
   EXPECT_TRUE(b.previous.hasCpu);
-  EXPECT_EQ(b.previous.cpuUsageNs, 700000000u);
-  EXPECT_TRUE(b.previous.hasIo);
-  EXPECT_EQ(b.previous.ioReadBytes, 21200000u);
-  EXPECT_EQ(b.previous.ioWriteBytes, 20975000u);
-  EXPECT_EQ(last->ioTotals(b), std::make_pair(uint64_t{21200000}, uint64_t{20975000}));
+  EXPECT_EQ(b.previous.cpuUsageNs, a.cpu.usageNs);
+  EXPECT_EQ(b.cpu.usageNs, 700000000u);
+  EXPECT_DOUBLE_EQ(b.ioTime, a.sampleTime) << "IO is carried between its reads";
+  EXPECT_EQ(second->ioTotals(b), ioA);
+  EXPECT_FALSE(b.previous.hasIo) << "no IO read before the first";
+  sampler.tick();
+  std::shared_ptr<const Snapshot> last = sampler.tick();  // snapshot storage is recycled meanwhile
+  const TargetSample& c = last->targets.at(0);
+  EXPECT_DOUBLE_EQ(c.ioTime, c.sampleTime);
+  EXPECT_EQ(last->ioTotals(c), std::make_pair(uint64_t{21200000}, uint64_t{20975000}));
+  EXPECT_TRUE(c.previous.hasIo) << "IO: one IO read back";
+  EXPECT_DOUBLE_EQ(c.previous.ioTime, a.sampleTime);
+  EXPECT_EQ(std::make_pair(c.previous.ioReadBytes, c.previous.ioWriteBytes), ioA);
+  EXPECT_EQ(c.previous.cpuUsageNs, 700000000u);
+  auto next = sampler.tick();
+  const TargetSample& d = next->targets.at(0);
+  EXPECT_DOUBLE_EQ(d.ioTime, c.sampleTime);
+  EXPECT_DOUBLE_EQ(d.previous.ioTime, a.sampleTime) << "the rate base stays until IO is read again";
   // A held snapshot stays intact while the sampler goes on (only the latest is kept).
-  double held = b.previous.time;
+  double held = c.previous.time;
   for (int i = 0; i < 4; ++i) sampler.tick();
-  EXPECT_EQ(last->targets.at(0).previous.time, held);
-  EXPECT_EQ(last->stats.ticks, 6u);
+  EXPECT_DOUBLE_EQ(last->targets.at(0).previous.time, held);
+  EXPECT_EQ(last->stats.ticks, 4u);
 }
 
 TEST(SamplerTest, TargetsLeaveWithTheProviderAndReleaseDescriptors) {

@@ -11,6 +11,7 @@
 #include "unit/TempTree.h"
 #include "collectors/Conversions.h"
 #include "collectors/Limits.h"
+#include "collectors/Sampler.h"
 #include "config/Loader.h"
 
 namespace cgwarden::config {
@@ -51,6 +52,7 @@ TEST(LoaderTest, EveryAgentKey) {
   cgroup_root: system.slice/cgw
   sample_interval: 250ms
   detail_interval: 5s
+  sample_every_tick: [io, tasks]
   listen: "[::1]:9000"
   log_level: debug
   log_format: json
@@ -61,6 +63,7 @@ TEST(LoaderTest, EveryAgentKey) {
   EXPECT_EQ(c.agent.cgroupRoot, "system.slice/cgw");
   EXPECT_EQ(c.agent.sampleInterval, milliseconds(250));
   EXPECT_EQ(c.agent.detailInterval, milliseconds(5000));
+  EXPECT_EQ(c.agent.sampleEveryTick, uint32_t{collectors::kSectionIo | collectors::kSectionTasks});
   EXPECT_EQ(c.agent.listen, "[::1]:9000");
   EXPECT_EQ(c.agent.logLevel, "debug");
   EXPECT_EQ(c.agent.logFormat, "json");
@@ -500,6 +503,15 @@ workloads:
               ElementsAre("t.yaml:2:20: workloads[0].limits.memory: \"64Q\" is not a size (e.g. 64Mi, 1.5G)",
                           "t.yaml:8:9: workloads[1][\"<<\"]: a merge key takes a mapping or a list of mappings, got "
                           "a string"));
+}
+
+TEST(LoaderTest, SampleEveryTickNamesSections) {
+  EXPECT_EQ(load("agent: {sample_every_tick: [all]}\n").agent.sampleEveryTick,
+            uint32_t{collectors::kAllDetailSections});
+  EXPECT_THAT(errorsOf("agent:\n  sample_every_tick: [io, presure]\n"),
+              ElementsAre("t.yaml:2:27: agent.sample_every_tick[1]: \"presure\" is not a sampling section (did you "
+                          "mean \"pressure\"?); expected all, pressure, memory_peak, swap, processes, throttling, "
+                          "oom, io or tasks"));
 }
 
 TEST(LoaderTest, YamlSyntaxErrorsHaveAPosition) {
