@@ -858,7 +858,7 @@ struct Sampler::Impl {
         return {};
       });
       if (o == Outcome::Gone) return false;
-    } else if (!v2) {
+    } else if (!v2 && cpuQuotaSet(s)) {  // (a quota just removed: no throttling series)
       carryThrottling(*last, out);
     }
     o = load(s, kCpuStatV2, [&](std::string_view t) -> Status {
