@@ -116,6 +116,7 @@ constexpr uint32_t sectionOf(int f) {
     case kSwapCurrent: return kSectionSwap;
     case kProcs: return kSectionProcesses;
     case kCpuStatV1: return kSectionThrottling;
+    case kCpuacctStat: return kSectionCpuUserSystem;
     case kOomControl:
     case kMemoryEvents: return kSectionOom;
     case kBlkioBytes:
@@ -153,8 +154,8 @@ struct CounterTrack {
   }
 };
 
-// The first kCpuUsageCounterCount come with the usage files (every tick), the rest with the
-// throttling section; the first kMemoryStatCounterCount with memory.stat, the rest with OOM.
+// Of the first kCpuUsageCounterCount, usage comes every tick, user and system with cpu.stat or
+// the cpu_user_system section; the rest with the throttling section; the first kMemoryStatCounterCount with memory.stat, the rest with OOM.
 constexpr uint64_t CpuUsage::*kCpuCounters[] = {&CpuUsage::usageNs,      &CpuUsage::userNs,
                                                 &CpuUsage::systemNs,     &CpuUsage::periods,
                                                 &CpuUsage::throttledPeriods, &CpuUsage::throttledNs,
@@ -824,6 +825,10 @@ struct Sampler::Impl {
     const uint32_t sections = last == nullptr || detailDue(s) ? uint32_t{kAllDetailSections}
                                                               : everyTick.load(std::memory_order_relaxed);
     const bool v2 = layout.mode == CgroupMode::V2;
+    // What this tick has fresh: the sections read, plus what comes with every-tick cpu.stat.
+    uint32_t fresh = sections;
+    if (v2) fresh |= kSectionThrottling;
+    if (s.files[kCpuacctStat].slot < 0) fresh |= kSectionCpuUserSystem;
 
     // CPU
     bool cpu = false;
@@ -835,15 +840,17 @@ struct Sampler::Impl {
       return {};
     });
     if (o == Outcome::Gone) return false;
-    o = load(s, kCpuacctStat, [&](std::string_view t) -> Status {
-      auto v = parseCpuacctStat(t, userHz);
-      if (!v) return v.error();
-      out.cpu.userNs = v->userNs;
-      out.cpu.systemNs = v->systemNs;
-      out.cpu.hasUserSystem = true;
-      return {};
-    });
-    if (o == Outcome::Gone) return false;
+    if (sections & kSectionCpuUserSystem) {
+      o = load(s, kCpuacctStat, [&](std::string_view t) -> Status {
+        auto v = parseCpuacctStat(t, userHz);
+        if (!v) return v.error();
+        out.cpu.userNs = v->userNs;
+        out.cpu.systemNs = v->systemNs;
+        out.cpu.hasUserSystem = true;
+        return {};
+      });
+      if (o == Outcome::Gone) return false;
+    }
     if (sections & kSectionThrottling) {
       o = !cpuQuotaSet(s) ? Outcome::Absent : load(s, kCpuStatV1, [&](std::string_view t) -> Status {
         auto v = parseCpuStatV1(t);
@@ -858,8 +865,6 @@ struct Sampler::Impl {
         return {};
       });
       if (o == Outcome::Gone) return false;
-    } else if (!v2 && cpuQuotaSet(s)) {  // (a quota just removed: no throttling series)
-      carryThrottling(*last, out);
     }
     o = load(s, kCpuStatV2, [&](std::string_view t) -> Status {
       auto v = parseCpuStatV2(t);
@@ -1046,7 +1051,7 @@ struct Sampler::Impl {
     }
     out.detailTime = s.detailTime;
 
-    if (options.counterContinuity && s.target->managed) applyContinuity(s, out, sections, v2);
+    if (options.counterContinuity && s.target->managed) applyContinuity(s, out, fresh);
     s.reincarnated = false;
     s.sampledBefore = true;
 
@@ -1056,7 +1061,7 @@ struct Sampler::Impl {
       snap.io.push_back(dev);
     }
     // The sections not read: the last values, counters as continuity made them there.
-    if (last != nullptr) carryUnread(*last, sections, v2, out, snap);
+    if (last != nullptr) carryUnread(*last, fresh, cpuQuotaSet(s), out, snap);
     if (last != nullptr) {
       out.previous.time = last->sampleTime;
       out.previous.cpuUsageNs = last->cpu.usageNs;
@@ -1078,18 +1083,26 @@ struct Sampler::Impl {
     return true;
   }
 
-  static void carryThrottling(const TargetSample& last, TargetSample& out) {
-    out.cpu.periods = last.cpu.periods;
-    out.cpu.throttledPeriods = last.cpu.throttledPeriods;
-    out.cpu.throttledNs = last.cpu.throttledNs;
-    out.cpu.bursts = last.cpu.bursts;
-    out.cpu.burstNs = last.cpu.burstNs;
-    out.cpu.hasBandwidth = last.cpu.hasBandwidth;
-    out.cpu.hasBurst = last.cpu.hasBurst;
-  }
-
   // Copies the sections outside `read` from `last` (the previous snapshot's entry) into `out`.
-  void carryUnread(const TargetSample& last, uint32_t read, bool v2, TargetSample& out, Snapshot& snap) {
+  // (v2 swap and the OOM files are v1/v2-specific; `read` has what this host lacks unset too,
+  // and `last` carries it as absent.)
+  void carryUnread(const TargetSample& last, uint32_t read, bool quotaSet, TargetSample& out, Snapshot& snap) {
+    CpuUsage& c = out.cpu;
+    const CpuUsage& lc = last.cpu;
+    if (!(read & kSectionCpuUserSystem)) {
+      c.userNs = lc.userNs;
+      c.systemNs = lc.systemNs;
+      c.hasUserSystem = lc.hasUserSystem;
+    }
+    if (!(read & kSectionThrottling) && quotaSet) {  // (a quota just removed: no throttling series)
+      c.periods = lc.periods;
+      c.throttledPeriods = lc.throttledPeriods;
+      c.throttledNs = lc.throttledNs;
+      c.bursts = lc.bursts;
+      c.burstNs = lc.burstNs;
+      c.hasBandwidth = lc.hasBandwidth;
+      c.hasBurst = lc.hasBurst;
+    }
     MemoryUsage& m = out.memory;
     const MemoryUsage& lm = last.memory;
     if (!(read & kSectionMemoryPeak)) {
@@ -1098,7 +1111,7 @@ struct Sampler::Impl {
       m.failcnt = lm.failcnt;
       m.hasFailcnt = lm.hasFailcnt;
     }
-    if (v2 && !(read & kSectionSwap)) {
+    if (!(read & kSectionSwap) && !m.hasSwap) {  // (v1 swap comes with memory.stat)
       m.swapBytes = lm.swapBytes;
       m.hasSwap = lm.hasSwap;
     }
@@ -1147,7 +1160,7 @@ struct Sampler::Impl {
   }
 
   // Only to the sections read in this tick (`read`): the others are carried as they were.
-  void applyContinuity(TargetState& state, TargetSample& out, uint32_t read, bool v2) {
+  void applyContinuity(TargetState& state, TargetSample& out, uint32_t read) {
     if (!state.continuity) state.continuity = std::make_unique<Continuity>();
     Continuity& s = *state.continuity;
     if (state.reincarnated) {
@@ -1164,8 +1177,11 @@ struct Sampler::Impl {
       }
     }
     if (out.hasCpu) {
-      size_t n = v2 || (read & kSectionThrottling) ? kCpuCounterCount : kCpuUsageCounterCount;
-      for (size_t i = 0; i < n; ++i) s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
+      s.cpuCounters[0].apply(out.cpu.usageNs);
+      for (size_t i = 1; i < kCpuUsageCounterCount && (read & kSectionCpuUserSystem); ++i)
+        s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
+      for (size_t i = kCpuUsageCounterCount; i < kCpuCounterCount && (read & kSectionThrottling); ++i)
+        s.cpuCounters[i].apply(out.cpu.*kCpuCounters[i]);
     }
     if (out.hasMemory) {
       size_t n = read & kSectionOom ? kMemoryCounterCount : kMemoryStatCounterCount;
@@ -1400,7 +1416,7 @@ namespace {
 constexpr std::pair<SampleSection, const char*> kSectionNames[] = {
     {kSectionPressure, "pressure"}, {kSectionMemoryPeak, "memory_peak"}, {kSectionSwap, "swap"},
     {kSectionProcesses, "processes"}, {kSectionThrottling, "throttling"}, {kSectionOom, "oom"},
-    {kSectionIo, "io"},           {kSectionTasks, "tasks"},
+    {kSectionIo, "io"},           {kSectionTasks, "tasks"},          {kSectionCpuUserSystem, "cpu_user_system"},
 };
 }  // namespace
 

@@ -11,10 +11,10 @@
 // effective limits (container_spec_*) are re-read every specRefreshTicks ticks, and at
 // once when a target's configuredLimits change.
 //
-// Tiers: CPU usage (with user/system time) and memory (usage and memory.stat, hence the
+// Tiers: CPU usage and memory (usage and memory.stat, hence the
 // working set) are read on every tick: what `ps`, rates and the commonest rules need. Every
 // other file belongs to a detail section (SampleSection): throttling, OOM counters, block IO,
-// tasks, PSI, memory peak and failcnt, v2 swap, the process count. Those are read every
+// tasks, PSI, memory peak and failcnt, v2 swap, the process count, v1 user/system time. Those are read every
 // detailInterval, staggered so each tick reads a slice of the targets, and at once on a
 // target's first sample, after it was reopened and when its state or run start time changes;
 // in between a snapshot carries their last values (TargetSample::detailTime, ioTime). A
@@ -58,9 +58,12 @@ enum SampleSection : uint32_t {
   kSectionOom = 1u << 5,         // v1 memory.oom_control; v2 memory.events (oom_kill, high, max...)
   kSectionIo = 1u << 6,          // v1 blkio.*io_service{d,_bytes}_recursive; v2 io.stat
   kSectionTasks = 1u << 7,       // pids.current
-  kAllDetailSections = (1u << 8) - 1,
+  kSectionCpuUserSystem = 1u << 8,  // v1 cpuacct.stat; v2 and hybrid managed targets have user and
+                                    // system time in the every-tick cpu.stat
+  kAllDetailSections = (1u << 9) - 1,
 };
-// "pressure", "memory_peak", "swap", "processes", "throttling", "oom", "io", "tasks"
+// "pressure", "memory_peak", "swap", "processes", "throttling", "oom", "io", "tasks",
+// "cpu_user_system"
 const char* sampleSectionName(SampleSection section);
 // A section by that name; 0 when there is none.
 uint32_t sampleSectionByName(std::string_view name);

@@ -9,7 +9,7 @@
 // has* flag false; a cgroup that vanished is simply not in `targets`.
 //
 // Detail sections (SampleSection: throttling, OOM counters, block IO, tasks, PSI, memory
-// peak and failcnt, v2 swap, process count) are re-read every few ticks
+// peak and failcnt, v2 swap, process count, v1 user/system time) are re-read every few ticks
 // (SamplerOptions::detailInterval), not every tick, unless a consumer asked for them every
 // tick (Sampler::setEveryTick); between reads a TargetSample carries their last values,
 // `detailTime` says when they were all last read and `ioTime` when the IO counters were.

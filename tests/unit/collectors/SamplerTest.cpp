@@ -174,6 +174,27 @@ TEST(SamplerTest, DetailSectionsAreReadEveryDetailIntervalAndCarriedBetween) {
   EXPECT_DOUBLE_EQ(fifth->targets.at(0).detailTime, fifth->targets.at(0).sampleTime);
 }
 
+TEST(SamplerTest, CpuacctUserSystemSplitIsADetailSectionUsageIsNot) {
+  HybridTree h;
+  SampleTarget observed = h.addCgroup("obs");
+  observed.managed = false;  // CPU from cpuacct.usage + cpuacct.stat
+  SamplerOptions o = optionsFor(h.tree);
+  o.detailInterval = o.interval * 3;
+  Sampler sampler(h.layout, [&] { return std::vector<SampleTarget>{observed}; }, o);
+  auto first = sampler.tick();
+  ASSERT_EQ(first->targets.at(0).cpu.userNs, 480000000u);
+  h.tree.write("cpuacct/obs/cpuacct.usage", "912668499\n");
+  h.tree.write("cpuacct/obs/cpuacct.stat", "user 70\nsystem 20\n");
+  auto second = sampler.tick();
+  EXPECT_EQ(second->targets.at(0).cpu.usageNs, 912668499u) << "usage: every tick";
+  EXPECT_EQ(second->targets.at(0).cpu.userNs, 480000000u) << "user/system: carried";
+  EXPECT_TRUE(second->targets.at(0).cpu.hasUserSystem);
+  sampler.tick();
+  auto fourth = sampler.tick();
+  EXPECT_EQ(fourth->targets.at(0).cpu.userNs, 700000000u);
+  EXPECT_EQ(fourth->targets.at(0).cpu.systemNs, 200000000u);
+}
+
 TEST(SamplerTest, DetailReadsAreStaggeredAcrossTargets) {
   HybridTree h;
   std::vector<SampleTarget> targets;

@@ -511,7 +511,7 @@ TEST(LoaderTest, SampleEveryTickNamesSections) {
   EXPECT_THAT(errorsOf("agent:\n  sample_every_tick: [io, presure]\n"),
               ElementsAre("t.yaml:2:27: agent.sample_every_tick[1]: \"presure\" is not a sampling section (did you "
                           "mean \"pressure\"?); expected all, pressure, memory_peak, swap, processes, throttling, "
-                          "oom, io or tasks"));
+                          "oom, io, tasks or cpu_user_system"));
 }
 
 TEST(LoaderTest, YamlSyntaxErrorsHaveAPosition) {
