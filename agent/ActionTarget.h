@@ -6,9 +6,9 @@
 // Every method must be thread-safe (an exec hook's firing runs on its own thread) and must
 // not block for long: stop() and restart() start the supervisor's ladder and return.
 
-#include <map>
 #include <string>
 
+#include "collectors/CgroupDirs.h"
 #include "collectors/Limits.h"
 #include "collectors/Result.h"
 
@@ -20,7 +20,7 @@ struct ActionSubject {
   std::string id;       // cgroup id, "/cgwarden/web"
   bool managed = true;  // false: an observed cgroup (actions only with allow_actions_on_observed)
   // Directory per controller, as in SampleTarget::dirs ("" = the cgroup2 directory).
-  std::map<std::string, std::string, std::less<>> dirs;
+  collectors::CgroupDirs dirs;
 };
 
 class ActionTarget {

@@ -32,11 +32,6 @@ const char* kindName(WatchSpec::Kind kind) {
   return "";
 }
 
-const std::string* dirOf(const collectors::SampleTarget& t, std::string_view key) {
-  auto it = t.dirs.find(key);
-  return it == t.dirs.end() ? nullptr : &it->second;
-}
-
 // PSI trigger window: a multiple of 2 s within 2..10 s (see the header).
 uint64_t psiWindowUs(const config::PolicyCondition& leaf) {
   double seconds = 2;
@@ -63,12 +58,12 @@ void watchesForLeaf(const config::PolicyCondition& leaf, const collectors::Targe
                     std::map<std::string, WatchSpec>& out) {
   const collectors::SampleTarget& t = *s.target;
   const bool managed = t.managed;
-  const std::string* unified = dirOf(t, "");
-  const std::string* v1Memory = mode == CgroupMode::V2 ? nullptr : dirOf(t, "memory");
+  const std::string_view unified = t.dirs.find("");
+  const std::string_view v1Memory = mode == CgroupMode::V2 ? "" : t.dirs.find("memory");
   auto memoryEvents = [&] {
     if (mode != CgroupMode::V2) return;
-    const std::string* dir = unified ? unified : dirOf(t, "memory");
-    if (dir) add(out, WatchSpec{WatchSpec::Kind::MemoryEvents, t.id, *dir, "memory.events", 0, ""});
+    const std::string_view dir = !unified.empty() ? unified : t.dirs.find("memory");
+    if (!dir.empty()) add(out, WatchSpec{WatchSpec::Kind::MemoryEvents, t.id, std::string(dir), "memory.events", 0, ""});
   };
   switch (leaf.metric) {
     case PolicyMetric::MemoryUsage:
@@ -78,7 +73,7 @@ void watchesForLeaf(const config::PolicyCondition& leaf, const collectors::Targe
         add(out, WatchSpec{WatchSpec::Kind::FastPoll, t.id, "", "", 0, ""});
         return;
       }
-      if (!v1Memory || !managed) return;
+      if (v1Memory.empty() || !managed) return;
       double bytes = leaf.threshold;
       if (leaf.ofLimit) {
         if (!s.hasSpec || !s.spec.hasMemory || s.spec.memoryLimit == kUnlimited) return;
@@ -92,7 +87,7 @@ void watchesForLeaf(const config::PolicyCondition& leaf, const collectors::Targe
       if (leaf.op == config::CompareOp::Greater || leaf.op == config::CompareOp::LessEqual) {
         value = static_cast<uint64_t>(std::floor(bytes)) + 1;
       }
-      add(out, WatchSpec{WatchSpec::Kind::V1Threshold, t.id, *v1Memory, "memory.usage_in_bytes", value, ""});
+      add(out, WatchSpec{WatchSpec::Kind::V1Threshold, t.id, std::string(v1Memory), "memory.usage_in_bytes", value, ""});
       // The threshold is on usage; the working set (usage - inactive_file) may cross later,
       // with no second notification: poll those targets as on v2.
       if (leaf.metric == PolicyMetric::MemoryWorkingSet) add(out, WatchSpec{WatchSpec::Kind::FastPoll, t.id, "", "", 0, ""});
@@ -100,10 +95,10 @@ void watchesForLeaf(const config::PolicyCondition& leaf, const collectors::Targe
     }
     case PolicyMetric::OomKills:
       if (mode == CgroupMode::V2) memoryEvents();
-      else if (v1Memory && managed) add(out, WatchSpec{WatchSpec::Kind::V1Oom, t.id, *v1Memory, "memory.oom_control", 0, ""});
+      else if (!v1Memory.empty() && managed) add(out, WatchSpec{WatchSpec::Kind::V1Oom, t.id, std::string(v1Memory), "memory.oom_control", 0, ""});
       return;
     case PolicyMetric::Pressure: {
-      if (!unified || !managed) return;
+      if (unified.empty() || !managed) return;
       const char* file = leaf.pressureResource == config::PressureResource::Cpu      ? "cpu.pressure"
                          : leaf.pressureResource == config::PressureResource::Memory ? "memory.pressure"
                                                                                     : "io.pressure";
@@ -112,7 +107,7 @@ void watchesForLeaf(const config::PolicyCondition& leaf, const collectors::Targe
           static_cast<uint64_t>(leaf.threshold * static_cast<double>(window)), 1, window - 1);
       std::string trigger = std::string(leaf.pressureKind == config::PressureKind::Full ? "full " : "some ") +
                             std::to_string(stall) + " " + std::to_string(window);
-      add(out, WatchSpec{WatchSpec::Kind::Psi, t.id, *unified, file, 0, std::move(trigger)});
+      add(out, WatchSpec{WatchSpec::Kind::Psi, t.id, std::string(unified), file, 0, std::move(trigger)});
       return;
     }
     default:

@@ -936,7 +936,7 @@ std::vector<collectors::SampleTarget> Supervisor::sampleTargets() const {
     t.labels = w->spec.labels;
     t.managed = true;
     for (const char* c : kControllers) {
-      if (auto dir = w->cgroup->directoryFor(c)) t.dirs.emplace(c, *dir);
+      if (auto dir = w->cgroup->directoryFor(c)) t.dirs.set(c, *dir);
     }
     // The exporter's vocabulary has "adopted" for a running adopted workload (the kind is
     // otherwise not exported); every other state keeps its name.

@@ -15,18 +15,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Where cgroup.procs of a sampled target is read: v1 pids (else memory, else any), v2 "".
-const std::string* procsDir(const ActionSubject& s) {
+std::string_view procsDir(const ActionSubject& s) {
   for (const char* key : {"pids", "memory", "", "cpu", "cpuacct", "blkio", "io"}) {
-    auto it = s.dirs.find(key);
-    if (it != s.dirs.end()) return &it->second;
+    if (std::string_view dir = s.dirs.find(key); !dir.empty()) return dir;
   }
-  return nullptr;
+  return "";
 }
 
 Result<std::vector<pid_t>> procsOf(const ActionSubject& s) {
-  const std::string* dir = procsDir(s);
-  if (!dir) return Error::invalid("read", s.id, "no directory to read cgroup.procs from");
-  auto text = readFile(joinPath(*dir, "cgroup.procs"));
+  std::string_view dir = procsDir(s);
+  if (dir.empty()) return Error::invalid("read", s.id, "no directory to read cgroup.procs from");
+  auto text = readFile(joinPath(dir, "cgroup.procs"));
   if (!text) return text.error();
   std::vector<pid_t> out;
   for (auto line : splitLines(*text)) {
@@ -44,10 +43,9 @@ Status signalAll(const std::vector<pid_t>& pids, int signal) {
 }
 
 Status killObserved(const ActionSubject& s, collectors::CgroupMode mode, std::chrono::milliseconds timeout) {
-  auto unified = s.dirs.find("");
-  if (mode == collectors::CgroupMode::V2 && unified != s.dirs.end() &&
-      pathExists(joinPath(unified->second, "cgroup.kill"))) {
-    if (auto st = writeFile(joinPath(unified->second, "cgroup.kill"), "1"); !st) return st;
+  std::string_view unified = s.dirs.find("");
+  if (mode == collectors::CgroupMode::V2 && !unified.empty() && pathExists(joinPath(unified, "cgroup.kill"))) {
+    if (auto st = writeFile(joinPath(unified, "cgroup.kill"), "1"); !st) return st;
   }
   const auto deadline = Clock::now() + timeout;
   for (;;) {
@@ -64,9 +62,9 @@ Status freezeObserved(const ActionSubject& s, const collectors::CgroupLayout& la
                       std::chrono::milliseconds timeout) {
   std::string file, value, done;
   if (layout.mode == collectors::CgroupMode::V2) {
-    auto it = s.dirs.find("");
-    if (it == s.dirs.end()) return Error::invalid(freeze ? "freeze" : "thaw", s.id, "no cgroup2 directory");
-    file = joinPath(it->second, "cgroup.freeze");
+    std::string_view unified = s.dirs.find("");
+    if (unified.empty()) return Error::invalid(freeze ? "freeze" : "thaw", s.id, "no cgroup2 directory");
+    file = joinPath(unified, "cgroup.freeze");
     value = freeze ? "1" : "0";
   } else {
     if (!layout.hasV1Controller("freezer"))
@@ -92,37 +90,33 @@ Status throttleObserved(const ActionSubject& s, collectors::CgroupMode mode, con
   rest.memory.high.reset();
   rest.memory.low.reset();
   if (!(rest == Limits{})) return Error::invalid("throttle", s.id, "observed cgroups take only a CPU quota and memory.high");
-  auto dir = [&](const char* key) -> const std::string* {
-    auto it = s.dirs.find(key);
-    return it == s.dirs.end() ? nullptr : &it->second;
-  };
   const bool v2 = mode == collectors::CgroupMode::V2;
   if (l.cpu.quotaUs) {
-    const std::string* cpu = v2 ? dir("") : dir("cpu");
-    if (!cpu) return Error::invalid("throttle", s.id, "no cpu controller directory");
+    std::string_view cpu = s.dirs.find(v2 ? "" : "cpu");
+    if (cpu.empty()) return Error::invalid("throttle", s.id, "no cpu controller directory");
     if (v2) {
-      auto current = readFile(joinPath(*cpu, "cpu.max"));
+      auto current = readFile(joinPath(cpu, "cpu.max"));
       if (!current) return current.error();
       auto fields = splitFields(*current);
       std::string period = fields.size() == 2 ? std::string(fields[1]) : "100000";
       std::string quota = *l.cpu.quotaUs == kUnlimited ? "max" : std::to_string(*l.cpu.quotaUs);
-      if (auto st = writeFile(joinPath(*cpu, "cpu.max"), quota + " " + period); !st) return st;
+      if (auto st = writeFile(joinPath(cpu, "cpu.max"), quota + " " + period); !st) return st;
     } else {
       std::string quota = *l.cpu.quotaUs == kUnlimited ? "-1" : std::to_string(*l.cpu.quotaUs);
-      if (auto st = writeFile(joinPath(*cpu, "cpu.cfs_quota_us"), quota); !st) return st;
+      if (auto st = writeFile(joinPath(cpu, "cpu.cfs_quota_us"), quota); !st) return st;
     }
   }
   if (l.memory.high || l.memory.low) {
-    const std::string* mem = v2 ? dir("") : dir("memory");
-    if (!mem) return Error::invalid("throttle", s.id, "no memory controller directory");
+    std::string_view mem = s.dirs.find(v2 ? "" : "memory");
+    if (mem.empty()) return Error::invalid("throttle", s.id, "no memory controller directory");
     if (l.memory.high) {
-      if (auto st = writeFile(joinPath(*mem, "memory.high"), formatMaxOrNumber(*l.memory.high)); !st) return st;
+      if (auto st = writeFile(joinPath(mem, "memory.high"), formatMaxOrNumber(*l.memory.high)); !st) return st;
     }
     if (l.memory.low) {
       std::string v = *l.memory.low == kUnlimited ? "-1" : std::to_string(*l.memory.low);
       const char* file = v2 ? "memory.low" : "memory.soft_limit_in_bytes";
       if (v2) v = formatMaxOrNumber(*l.memory.low);
-      if (auto st = writeFile(joinPath(*mem, file), v); !st) return st;
+      if (auto st = writeFile(joinPath(mem, file), v); !st) return st;
     }
   }
   return {};

@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
     t.name = name;
     t.managed = true;
     for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "io", ""}) {
-      if (auto d = (*cg)->directoryFor(c)) t.dirs.emplace(c, *d);
+      if (auto d = (*cg)->directoryFor(c)) t.dirs.set(c, *d);
     }
     {
       std::lock_guard lock(mu);

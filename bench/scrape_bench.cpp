@@ -118,7 +118,7 @@ collectors::SampleTarget targetFor(const agent::Cgroup& cg, const std::string& n
   t.configuredLimits.cpu.quotaUs = 50000;
   t.configuredLimits.cpu.periodUs = 100000;
   for (const char* c : {"cpu", "cpuacct", "memory", "pids", "blkio", "io", ""}) {
-    if (auto d = cg.directoryFor(c)) t.dirs[c] = *d;
+    if (auto d = cg.directoryFor(c)) t.dirs.set(c, *d);
   }
   return t;
 }
@@ -201,7 +201,7 @@ std::vector<collectors::SampleTarget> generateTree(const std::string& root, int 
         std::ofstream(d + "/" + std::filesystem::path(n2).filename().string()) << contents[n2];
       }
       std::ofstream(d + "/cgroup.procs") << (dir == "pids" ? std::to_string(10000 + i) + "\n" : "");
-      t.dirs[dir == "unified" ? "" : dir] = d;
+      t.dirs.set(dir == "unified" ? "" : dir, d);
     }
     targets.push_back(std::move(t));
   }
@@ -491,9 +491,8 @@ int main(int argc, char** argv) {
     double c0 = threadCpuMs();
     for (int i = 0; i < kCalls; ++i) (void)::syscall(SYS_getppid);
     syscallUs = (threadCpuMs() - c0) * 1000 / kCalls;
-    const auto& dirs = shared.front()->dirs;
-    auto mem = dirs.find("memory");
-    std::string file = mem == dirs.end() ? "" : mem->second + "/memory.usage_in_bytes";
+    std::string_view mem = shared.front()->dirs.find("memory");
+    std::string file = mem.empty() ? "" : joinPath(mem, "memory.usage_in_bytes");
     int fd = file.empty() ? -1 : ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       char buf[256];

@@ -137,7 +137,7 @@ std::vector<SampleTarget> ObservedCgroups::scan() const {
     for (const auto& [key, mount] : roots) {
       std::string dir = joinPath(mount, rel);
       struct stat st {};
-      if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) t.dirs[key] = dir;
+      if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) t.dirs.set(key, dir);
     }
     if (!t.dirs.empty()) out.push_back(std::move(t));
   }

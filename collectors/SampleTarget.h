@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/CgroupDirs.h"
 #include "collectors/Limits.h"
 
 namespace cgwarden::collectors {
@@ -23,7 +24,7 @@ struct SampleTarget {
 
   // Directory per controller: "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio" (v1) or
   // "io" (v2), and "" for the cgroup2 directory (v2 everything; hybrid: PSI twin). Absolute paths.
-  std::map<std::string, std::string, std::less<>> dirs;
+  CgroupDirs dirs;
 
   // Managed workloads only (the supervisor fills these).
   std::string state;                  // starting|running|restarting|exited|oom_killed|stopped|failed|adopted

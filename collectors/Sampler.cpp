@@ -191,11 +191,12 @@ struct Continuity {
 };
 
 struct OpenDir {
-  // Points into the target's own `dirs` (TargetState keeps the target alive; rebound when
-  // an equal target replaces it): no copy of the path per target.
-  const std::string* pathp = nullptr;
+  // Views the target's own `dirs` (TargetState keeps the target alive; rebound when an equal
+  // target replaces it): no copy of the path per target. NUL-terminated, as CgroupDirs says.
+  std::string_view pathView;
   UniqueFd fd;  // invalid when the descriptor budget was exhausted: use the path
-  const std::string& path() const { return *pathp; }
+  std::string_view path() const { return pathView; }
+  const char* cPath() const { return pathView.data(); }
 };
 
 struct FileState {
@@ -344,7 +345,7 @@ struct Sampler::Impl {
   static int openIn(const OpenDir& d, const char* name) {
     if (d.fd.valid()) return ::openat(d.fd.get(), name, O_RDONLY | O_CLOEXEC);
     char path[PATH_MAX];
-    int n = std::snprintf(path, sizeof path, "%s/%s", d.path().c_str(), name);
+    int n = std::snprintf(path, sizeof path, "%s/%s", d.cPath(), name);
     if (n < 0 || static_cast<size_t>(n) >= sizeof path) {
       errno = ENAMETOOLONG;
       return -1;
@@ -355,7 +356,7 @@ struct Sampler::Impl {
   static bool alive(const OpenDir& d) {
     struct stat st {};
     if (d.fd.valid()) return ::fstatat(d.fd.get(), "cgroup.procs", &st, 0) == 0 || !goneErrno(errno);
-    std::string probe = d.path() + "/cgroup.procs";
+    std::string probe = joinPath(d.path(), "cgroup.procs");
     return ::stat(probe.c_str(), &st) == 0 || !goneErrno(errno);
   }
 
@@ -382,52 +383,48 @@ struct Sampler::Impl {
     closeTarget(s);
     const SampleTarget& t = *s.target;
     bool v2 = layout.mode == CgroupMode::V2;
-    auto lookup = [&](std::string_view key) -> const std::string* {
-      auto it = t.dirs.find(key);
-      return it != t.dirs.end() && !it->second.empty() ? &it->second : nullptr;
-    };
-    std::array<const std::string*, kDirCount> paths{};
-    paths[kDirUnified] = lookup("");
-    paths[kDirCpu] = lookup("cpu");
-    paths[kDirCpuacct] = v2 ? nullptr : lookup("cpuacct");
-    paths[kDirMemory] = lookup("memory");
-    paths[kDirIo] = lookup(v2 ? "io" : "blkio");
-    if (paths[kDirIo] == nullptr) paths[kDirIo] = lookup(v2 ? "blkio" : "io");
-    paths[kDirPids] = lookup("pids");
+    std::array<std::string_view, kDirCount> paths{};  // empty: no such hierarchy
+    paths[kDirUnified] = t.dirs.find("");
+    paths[kDirCpu] = t.dirs.find("cpu");
+    paths[kDirCpuacct] = v2 ? "" : t.dirs.find("cpuacct");
+    paths[kDirMemory] = t.dirs.find("memory");
+    paths[kDirIo] = t.dirs.find(v2 ? "io" : "blkio");
+    if (paths[kDirIo].empty()) paths[kDirIo] = t.dirs.find(v2 ? "blkio" : "io");
+    paths[kDirPids] = t.dirs.find("pids");
     if (v2) {
       for (auto& p : paths) {
-        if (p == nullptr) p = paths[kDirUnified];
+        if (p.empty()) p = paths[kDirUnified];
       }
     }
     s.dirSlot.fill(-1);
     for (int d = 0; d < kDirCount; ++d) {
-      if (paths[d] == nullptr) continue;
+      if (paths[d].empty()) continue;
       int8_t slot = -1;
       for (size_t i = 0; i < s.dirs.size(); ++i) {
-        if (s.dirs[i].path() == *paths[d]) slot = static_cast<int8_t>(i);
+        if (s.dirs[i].path() == paths[d]) slot = static_cast<int8_t>(i);
       }
       if (slot < 0) {
         OpenDir od;
-        od.pathp = paths[d];
+        od.pathView = paths[d];
         if (holdDirs && heldFds < maxOpenFiles) {
-          int fd = ::open(od.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          int fd = ::open(od.cPath(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
           if (fd < 0 && (errno == EMFILE || errno == ENFILE) && relieveDescriptorPressure()) {
-            fd = ::open(od.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            fd = ::open(od.cPath(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
           }
           if (fd < 0) {
             int err = errno;
             closeTarget(s);
-            if (!goneErrno(err)) reportError(s, Error::fromErrno("open", od.path(), err));
+            if (!goneErrno(err)) reportError(s, Error::fromErrno("open", std::string(od.path()), err));
             return false;
           }
           od.fd.reset(fd);
           ++heldFds;
         } else {
           struct stat st {};
-          if (::stat(od.path().c_str(), &st) != 0) {
+          if (::stat(od.cPath(), &st) != 0) {
             int err = errno;
             closeTarget(s);
-            if (!goneErrno(err)) reportError(s, Error::fromErrno("stat", od.path(), err));
+            if (!goneErrno(err)) reportError(s, Error::fromErrno("stat", std::string(od.path()), err));
             return false;
           }
         }
@@ -461,7 +458,7 @@ struct Sampler::Impl {
 
     struct stat st {};
     const OpenDir& first = s.dirs.front();
-    int rc = first.fd.valid() ? ::fstat(first.fd.get(), &st) : ::stat(first.path().c_str(), &st);
+    int rc = first.fd.valid() ? ::fstat(first.fd.get(), &st) : ::stat(first.cPath(), &st);
     s.dirCtime = rc == 0 ? static_cast<double>(st.st_ctim.tv_sec) + static_cast<double>(st.st_ctim.tv_nsec) * 1e-9 : 0;
     s.open = true;
     s.specDirty = true;
@@ -1244,9 +1241,9 @@ struct Sampler::Impl {
       bool dirsChanged = s.target->dirs != t->dirs;
       if (!dirsChanged) {
         for (auto& d : s.dirs) {
-          for (const auto& [key, path] : t->dirs) {
+          for (auto [key, path] : t->dirs) {
             if (path == d.path()) {
-              d.pathp = &path;
+              d.pathView = path;
               break;
             }
           }

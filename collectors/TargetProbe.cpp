@@ -13,17 +13,12 @@ namespace cgwarden::collectors {
 
 namespace {
 
-const std::string* dirOf(const SampleTarget& t, std::string_view key) {
-  auto it = t.dirs.find(key);
-  return it == t.dirs.end() ? nullptr : &it->second;
-}
-
-Result<std::string> readIn(const std::string& dir, std::string_view file) {
+Result<std::string> readIn(std::string_view dir, std::string_view file) {
   return readFile(joinPath(dir, file));
 }
 
 template <class T>
-Error withPath(Result<T>& r, const std::string& dir, std::string_view file) {
+Error withPath(Result<T>& r, std::string_view dir, std::string_view file) {
   Error e = r.error();
   if (e.path.empty()) e.path = joinPath(dir, file);
   return e;
@@ -32,7 +27,7 @@ Error withPath(Result<T>& r, const std::string& dir, std::string_view file) {
 // Keeps counters monotonic against the sampler's view (see the header).
 void keepMonotonic(uint64_t& fresh, uint64_t last) { fresh = std::max(fresh, last); }
 
-Status probeMemoryV1(const std::string& dir, TargetSample& s) {
+Status probeMemoryV1(std::string_view dir, TargetSample& s) {
   auto usage = readIn(dir, "memory.usage_in_bytes");
   if (!usage) return usage.error();
   auto u = parseSingleValue(*usage);
@@ -70,7 +65,7 @@ Status probeMemoryV1(const std::string& dir, TargetSample& s) {
   return {};
 }
 
-Status probeMemoryV2(const std::string& dir, TargetSample& s) {
+Status probeMemoryV2(std::string_view dir, TargetSample& s) {
   auto current = readIn(dir, "memory.current");
   if (!current) return current.error();
   auto c = parseSingleValue(*current);
@@ -110,7 +105,7 @@ Status probeMemoryV2(const std::string& dir, TargetSample& s) {
   return {};
 }
 
-void probePids(const std::string& dir, TargetSample& s) {
+void probePids(std::string_view dir, TargetSample& s) {
   auto current = readIn(dir, "pids.current");
   if (!current) return;
   auto c = parseSingleValue(*current);
@@ -125,7 +120,7 @@ void probePids(const std::string& dir, TargetSample& s) {
   }
 }
 
-void probePressure(const std::string& dir, std::string_view file, Pressure& out, bool& has) {
+void probePressure(std::string_view dir, std::string_view file, Pressure& out, bool& has) {
   auto text = readIn(dir, file);
   if (!text) return;
   auto p = parsePressure(*text);
@@ -143,23 +138,23 @@ Result<TargetSample> probeTarget(const TargetSample& last, CgroupMode mode, doub
   const SampleTarget& t = *last.target;
   TargetSample s = last;
   s.sampleTime = nowUnix;
-  const std::string* unified = dirOf(t, "");
+  const std::string_view unified = t.dirs.find("");
   if (mode == CgroupMode::V2) {
-    const std::string* mem = unified ? unified : dirOf(t, "memory");
-    if (mem) {
-      if (auto st = probeMemoryV2(*mem, s); !st) return st.error();
+    const std::string_view mem = !unified.empty() ? unified : t.dirs.find("memory");
+    if (!mem.empty()) {
+      if (auto st = probeMemoryV2(mem, s); !st) return st.error();
+      probePids(mem, s);
     }
-    if (mem) probePids(*mem, s);
   } else {
-    if (const std::string* mem = dirOf(t, "memory")) {
-      if (auto st = probeMemoryV1(*mem, s); !st) return st.error();
+    if (std::string_view mem = t.dirs.find("memory"); !mem.empty()) {
+      if (auto st = probeMemoryV1(mem, s); !st) return st.error();
     }
-    if (const std::string* pids = dirOf(t, "pids")) probePids(*pids, s);
+    if (std::string_view pids = t.dirs.find("pids"); !pids.empty()) probePids(pids, s);
   }
-  if (unified) {
-    probePressure(*unified, "cpu.pressure", s.cpuPressure, s.hasCpuPressure);
-    probePressure(*unified, "memory.pressure", s.memoryPressure, s.hasMemoryPressure);
-    probePressure(*unified, "io.pressure", s.ioPressure, s.hasIoPressure);
+  if (!unified.empty()) {
+    probePressure(unified, "cpu.pressure", s.cpuPressure, s.hasCpuPressure);
+    probePressure(unified, "memory.pressure", s.memoryPressure, s.hasMemoryPressure);
+    probePressure(unified, "io.pressure", s.ioPressure, s.hasIoPressure);
   }
   return s;
 }

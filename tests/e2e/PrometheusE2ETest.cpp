@@ -243,7 +243,7 @@ SampleTarget targetFor(const agent::Cgroup& cg, const std::string& name) {
   t.labels = {{"tier", "e2e"}};
   t.state = "running";
   for (const char* c : {"cpu", "cpuacct", "memory", "pids", "blkio", "io", ""}) {
-    if (auto d = cg.directoryFor(c)) t.dirs[c] = *d;
+    if (auto d = cg.directoryFor(c)) t.dirs.set(c, *d);
   }
   return t;
 }

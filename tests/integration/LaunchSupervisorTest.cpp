@@ -305,11 +305,11 @@ TEST_F(SupervisorTest, SampleTargetsDescribeEachCgroup) {
   EXPECT_EQ(t.configuredLimits.pids.max, 50u);
   EXPECT_GT(t.startTimeSeconds, 1.7e9);
   for (const char* c : {"memory", "pids", "cpu"}) {
-    ASSERT_TRUE(t.dirs.count(c)) << c;
-    EXPECT_TRUE(pathExists(t.dirs.at(c))) << t.dirs.at(c);
+    ASSERT_TRUE(t.dirs.contains(c)) << c;
+    EXPECT_TRUE(pathExists(std::string(t.dirs.find(c)))) << t.dirs.find(c);
   }
   if (!layout_.unifiedMount.empty()) {
-    EXPECT_TRUE(t.dirs.count(""));
+    EXPECT_TRUE(t.dirs.contains(""));
   }
 }
 

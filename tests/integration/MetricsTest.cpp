@@ -45,7 +45,7 @@ SampleTarget targetFor(const agent::Cgroup& cg, const std::string& name) {
   t.managed = true;
   t.state = "running";
   for (const char* c : {"cpu", "cpuacct", "memory", "pids", "blkio", "io", ""}) {
-    if (auto d = cg.directoryFor(c)) t.dirs[c] = *d;
+    if (auto d = cg.directoryFor(c)) t.dirs.set(c, *d);
   }
   return t;
 }

@@ -40,7 +40,8 @@ inline std::shared_ptr<collectors::SampleTarget> makeTarget(const std::string& n
   t->name = name;
   t->id = managed ? "/cgwarden/" + name : "/" + name;
   t->managed = managed;
-  t->dirs = {{"memory", "/sys/fs/cgroup/memory" + t->id}, {"", "/sys/fs/cgroup/unified" + t->id}};
+  t->dirs.set("memory", "/sys/fs/cgroup/memory" + t->id);
+  t->dirs.set("", "/sys/fs/cgroup/unified" + t->id);
   t->state = managed ? "running" : "";
   return t;
 }

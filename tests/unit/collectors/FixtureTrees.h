@@ -63,7 +63,7 @@ struct HybridTree {
         tree.write(base + leaf, fixture("cgroup-v1-hybrid/" + n));
       }
       tree.write(base + "cgroup.procs", dir == "pids" ? "4242\n4243\n" : "");
-      t.dirs[dir == "unified" ? "" : dir] = tree.path(dir + "/" + cg);
+      t.dirs.set(dir == "unified" ? "" : dir, tree.path(dir + "/" + cg));
     }
     return t;
   }
@@ -90,7 +90,7 @@ struct V2Tree {
     SampleTarget t;
     t.id = "/" + cg;
     t.name = cg;
-    t.dirs[""] = tree.path("cg2/" + cg);
+    t.dirs.set("", tree.path("cg2/" + cg));
     return t;
   }
 };

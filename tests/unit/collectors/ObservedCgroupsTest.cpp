@@ -52,9 +52,9 @@ TEST(ObservedCgroupsTest, ScanFindsMatchesInEveryHierarchy) {
   EXPECT_EQ(targets[0].name, "system.slice/cron.service");
   EXPECT_FALSE(targets[0].managed);
   EXPECT_EQ(targets[0].dirs.size(), 3u);
-  EXPECT_EQ(targets[0].dirs.at("memory"), t.path("memory/system.slice/cron.service"));
-  EXPECT_EQ(targets[0].dirs.at("cpu"), t.path("cpu/system.slice/cron.service"));
-  EXPECT_EQ(targets[0].dirs.at(""), t.path("unified/system.slice/cron.service"));
+  EXPECT_EQ(targets[0].dirs.find("memory"), t.path("memory/system.slice/cron.service"));
+  EXPECT_EQ(targets[0].dirs.find("cpu"), t.path("cpu/system.slice/cron.service"));
+  EXPECT_EQ(targets[0].dirs.find(""), t.path("unified/system.slice/cron.service"));
   EXPECT_EQ(targets[1].id, "/system.slice/only-unified.service");
   EXPECT_EQ(targets[1].dirs.size(), 1u);
   EXPECT_EQ(targets[2].id, "/system.slice/ssh.service");
@@ -75,7 +75,7 @@ TEST(ObservedCgroupsTest, TargetsAreCachedUntilTheRescanInterval) {
   auto targets = eager.targets();
   ASSERT_EQ(targets.size(), 3u);
   EXPECT_EQ(targets[0]->id, "/a/b/deep");
-  EXPECT_EQ(targets[0]->dirs.at(""), t.path("cg/a/b/deep"));
+  EXPECT_EQ(targets[0]->dirs.find(""), t.path("cg/a/b/deep"));
   // A rescan that finds nothing new hands out the very same shared targets.
   auto again = eager.targets();
   ASSERT_EQ(again.size(), 3u);
