@@ -61,7 +61,7 @@ std::string statusError(const Status& st) { return st ? "" : st.error().message(
 
 ThrottlePlan planThrottle(const PolicyAction& action, const collectors::TargetSample& s, collectors::CgroupMode mode) {
   ThrottlePlan plan;
-  const Limits configured = s.target ? s.target->configuredLimits : Limits{};
+  const Limits configured = s.target ? *s.target->configuredLimits : Limits{};
   if (action.cpuCores) {
     uint64_t period = 100000;
     if (s.hasSpec && s.spec.hasCpu && s.spec.cpuPeriodUs > 0) period = s.spec.cpuPeriodUs;

@@ -114,9 +114,11 @@ collectors::SampleTarget targetFor(const agent::Cgroup& cg, const std::string& n
   t.name = name;
   t.state = "running";
   t.labels = {{"app", name}, {"tier", "bench"}};
-  t.configuredLimits.memory.max = 256 << 20;
-  t.configuredLimits.cpu.quotaUs = 50000;
-  t.configuredLimits.cpu.periodUs = 100000;
+  Limits configured;
+  configured.memory.max = 256 << 20;
+  configured.cpu.quotaUs = 50000;
+  configured.cpu.periodUs = 100000;
+  t.configuredLimits = configured;
   for (const char* c : {"cpu", "cpuacct", "memory", "pids", "blkio", "io", ""}) {
     if (auto d = cg.directoryFor(c)) t.dirs.set(c, *d);
   }
@@ -423,7 +425,7 @@ int main(int argc, char** argv) {
       targets.push_back(targetFor(**cg, name));
       // The configured limits are the kernel's too, as for a launched workload: with a CPU
       // quota the sampler reads cpu.stat's throttling counters and exports them.
-      if (auto st = (*cg)->applyLimits(targets.back().configuredLimits); !st) {
+      if (auto st = (*cg)->applyLimits(*targets.back().configuredLimits); !st) {
         std::fprintf(stderr, "%s\n", st.error().message().c_str());
         cleanup();
         return 1;

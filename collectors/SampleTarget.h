@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,24 @@
 #include "collectors/Limits.h"
 
 namespace cgwarden::collectors {
+
+// Limits as configured, held only when some are set: an observed target (nothing configured)
+// pays one pointer rather than a whole Limits. Reads as a const Limits (`*`, `->`; an empty
+// Limits when none are held), is assigned from a Limits, compares by value.
+class ConfiguredLimits {
+ public:
+  ConfiguredLimits() = default;
+  ConfiguredLimits(const Limits& limits)  // implicit: `target.configuredLimits = spec.limits`
+      : limits_(limits == Limits{} ? nullptr : std::make_shared<const Limits>(limits)) {}
+
+  const Limits& operator*() const { return limits_ ? *limits_ : kNone; }
+  const Limits* operator->() const { return &**this; }
+  bool operator==(const ConfiguredLimits& other) const { return **this == *other; }
+
+ private:
+  inline static const Limits kNone{};
+  std::shared_ptr<const Limits> limits_;
+};
 
 struct SampleTarget {
   std::string id;     // cgroup path relative to the mounts, leading '/': "/cgwarden/web" (label `id`)
@@ -31,7 +50,7 @@ struct SampleTarget {
   uint32_t restarts = 0;
   std::optional<int> lastExitCode;    // exit status of the last run (128+signal when killed)
   double startTimeSeconds = 0;        // unix time the current run started (container_start_time_seconds)
-  Limits configuredLimits;            // as configured (cgwarden_limit_* metrics)
+  ConfiguredLimits configuredLimits;  // as configured (cgwarden_limit_* metrics)
 
   bool operator==(const SampleTarget&) const = default;
 };

@@ -1076,7 +1076,7 @@ struct Sampler::Impl {
         out.previous.hasIo = last->previous.hasIo;
       }
     }
-    for (const auto& dev : s.target->configuredLimits.io.devices) knowDevice(dev.major, dev.minor);
+    for (const auto& dev : s.target->configuredLimits->io.devices) knowDevice(dev.major, dev.minor);
     return true;
   }
 

@@ -256,7 +256,7 @@ void psiFamily(Out& o, const Env& e, bool TargetSample::*has, Pressure TargetSam
 }
 
 void ioLimitFamily(Out& o, Env& e, bool bytes) {
-  for (const IoDeviceLimit& d : e.s->target->configuredLimits.io.devices) {
+  for (const IoDeviceLimit& d : e.s->target->configuredLimits->io.devices) {
     const std::string& device = e.device(d.major, d.minor);
     const std::optional<uint64_t>& r = bytes ? d.readBps : d.readIops;
     const std::optional<uint64_t>& w = bytes ? d.writeBps : d.writeIops;
@@ -411,37 +411,37 @@ const FamDef kFams[] = {
      }},
     {"cgwarden_limit_cpu_cores", "Configured CPU limit in cores (quota / period).", G, kW,
      [](Out& o, Env& e) {
-       const CpuLimits& c = e.s->target->configuredLimits.cpu;
+       const CpuLimits& c = e.s->target->configuredLimits->cpu;
        uint64_t period = c.periodUs.value_or(100000);
        if (limited(c.quotaUs) && period != 0) o.add(static_cast<double>(*c.quotaUs) / static_cast<double>(period));
      }},
     {"cgwarden_limit_cpu_weight", "Configured CPU weight (1..10000).", G, kW,
      [](Out& o, Env& e) {
-       if (auto w = e.s->target->configuredLimits.cpu.weight) o.add(num(*w));
+       if (auto w = e.s->target->configuredLimits->cpu.weight) o.add(num(*w));
      }},
     {"cgwarden_limit_memory_max_bytes", "Configured hard memory limit in bytes.", G, kW,
      [](Out& o, Env& e) {
-       if (auto& v = e.s->target->configuredLimits.memory.max; limited(v)) o.add(num(*v));
+       if (auto& v = e.s->target->configuredLimits->memory.max; limited(v)) o.add(num(*v));
      }},
     {"cgwarden_limit_memory_high_bytes", "Configured memory throttle point in bytes.", G, kW,
      [](Out& o, Env& e) {
-       if (auto& v = e.s->target->configuredLimits.memory.high; limited(v)) o.add(num(*v));
+       if (auto& v = e.s->target->configuredLimits->memory.high; limited(v)) o.add(num(*v));
      }},
     {"cgwarden_limit_memory_low_bytes", "Configured memory protection in bytes.", G, kW,
      [](Out& o, Env& e) {
-       if (auto& v = e.s->target->configuredLimits.memory.low; limited(v)) o.add(num(*v));
+       if (auto& v = e.s->target->configuredLimits->memory.low; limited(v)) o.add(num(*v));
      }},
     {"cgwarden_limit_memory_swap_max_bytes", "Configured swap limit in bytes (swap only).", G, kW,
      [](Out& o, Env& e) {
-       if (auto& v = e.s->target->configuredLimits.memory.swapMax; limited(v)) o.add(num(*v));
+       if (auto& v = e.s->target->configuredLimits->memory.swapMax; limited(v)) o.add(num(*v));
      }},
     {"cgwarden_limit_pids_max", "Configured maximum number of tasks.", G, kW,
      [](Out& o, Env& e) {
-       if (auto& v = e.s->target->configuredLimits.pids.max; limited(v)) o.add(num(*v));
+       if (auto& v = e.s->target->configuredLimits->pids.max; limited(v)) o.add(num(*v));
      }},
     {"cgwarden_limit_io_weight", "Configured IO weight (1..10000).", G, kW,
      [](Out& o, Env& e) {
-       if (auto w = e.s->target->configuredLimits.io.weight) o.add(num(*w));
+       if (auto w = e.s->target->configuredLimits->io.weight) o.add(num(*w));
      }},
     {"cgwarden_limit_io_bytes_per_second", "Configured per-device IO bandwidth limit.", G, kW,
      [](Out& o, Env& e) { ioLimitFamily(o, e, true); }},

@@ -302,7 +302,7 @@ TEST_F(SupervisorTest, SampleTargetsDescribeEachCgroup) {
   EXPECT_EQ(t.labels.at("team"), "web");
   EXPECT_TRUE(t.managed);
   EXPECT_EQ(t.state, "running");
-  EXPECT_EQ(t.configuredLimits.pids.max, 50u);
+  EXPECT_EQ(t.configuredLimits->pids.max, 50u);
   EXPECT_GT(t.startTimeSeconds, 1.7e9);
   for (const char* c : {"memory", "pids", "cpu"}) {
     ASSERT_TRUE(t.dirs.contains(c)) << c;

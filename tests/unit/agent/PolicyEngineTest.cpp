@@ -177,7 +177,9 @@ TEST_F(PolicyEngineTest, ThrottleAndRestoreOnV1UsesTheSoftLimit) {
     cooldown: 5s
     actions: [{throttle: {cpu: 0.25, memory_high: 50%, restore_after: 1m}}]
 )");
-  web_->configuredLimits.cpu.quotaUs = 100000;
+  Limits configured;
+  configured.cpu.quotaUs = 100000;
+  web_->configuredLimits = configured;
   collectors::TargetSample s = sampleOf(web_, 0, 60 * kMiB);
   s.spec.hasCpu = true;
   s.spec.cpuQuotaUs = 100000;

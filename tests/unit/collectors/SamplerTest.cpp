@@ -353,7 +353,9 @@ TEST(SamplerTest, LimitsAreReReadPeriodicallyAndOnConfiguredChange) {
   EXPECT_EQ(sampler.tick()->targets[0].spec.cpuQuotaUs, 50000u);
   h.tree.write("cpu/lim/cpu.cfs_quota_us", "-1\n");
   EXPECT_EQ(sampler.tick()->targets[0].spec.cpuQuotaUs, 50000u) << "not yet re-read";
-  targets[0].configuredLimits.cpu.quotaUs = kUnlimited;  // the supervisor applied a change
+  Limits changed = *targets[0].configuredLimits;  // the supervisor applied a change
+  changed.cpu.quotaUs = kUnlimited;
+  targets[0].configuredLimits = changed;
   EXPECT_EQ(sampler.tick()->targets[0].spec.cpuQuotaUs, kUnlimited);
 }
 

@@ -87,20 +87,22 @@ TargetSample fullSample(Snapshot& snap) {
   t->restarts = 3;
   t->lastExitCode = 137;
   t->startTimeSeconds = 1700000000;
-  t->configuredLimits.cpu.quotaUs = 50000;
-  t->configuredLimits.cpu.periodUs = 100000;
-  t->configuredLimits.cpu.weight = 200;
-  t->configuredLimits.memory.max = 64 << 20;
-  t->configuredLimits.memory.high = 48 << 20;
-  t->configuredLimits.memory.swapMax = kUnlimited;  // configured as unlimited: no series
-  t->configuredLimits.pids.max = 64;
-  t->configuredLimits.io.weight = 100;
+  Limits configured;
+  configured.cpu.quotaUs = 50000;
+  configured.cpu.periodUs = 100000;
+  configured.cpu.weight = 200;
+  configured.memory.max = 64 << 20;
+  configured.memory.high = 48 << 20;
+  configured.memory.swapMax = kUnlimited;  // configured as unlimited: no series
+  configured.pids.max = 64;
+  configured.io.weight = 100;
   IoDeviceLimit dev;
   dev.major = 8;
   dev.minor = 0;
   dev.readBps = 10 << 20;
   dev.writeIops = 500;
-  t->configuredLimits.io.devices.push_back(dev);
+  configured.io.devices.push_back(dev);
+  t->configuredLimits = configured;
 
   TargetSample s;
   s.target = t;
