@@ -567,11 +567,13 @@ int main(int argc, char** argv) {
       "mode=%s n=%d sampled=%zu errors=%zu held_fds=%zu files_per_target=%.2f full_cpu_ms=%.2f full_files_per_target=%.2f syscall_us=%.2f pread_us=%.2f open_read_close_us=%.2f tick_cpu_ms=%.2f tick_cpu_p90_ms=%.2f tick_wall_ms=%.2f "
       "render_ms=%.1f rounds=%zu scrape_ms=%.1f scrape_p99_ms=%.1f scrape_gzip_ms=%.1f scrape_gzip_p99_ms=%.1f "
       "bytes=%zu gzip_bytes=%zu series=%zu "
-      "rss_start_mib=%.1f rss_sampling_mib=%.1f rss_after_render_mib=%.1f rss_after_scrapes_mib=%.1f rss_peak_mib=%.1f\n",
+      "rss_start_mib=%.1f rss_sampling_mib=%.1f rss_after_render_mib=%.1f rss_after_scrapes_mib=%.1f rss_peak_mib=%.1f "
+      "sample_bytes=%zu target_bytes=%zu\n",
       mode.c_str(), n, sampled, errors, held, median(filesPerTarget), median(fullCpuMs), median(fullFilesPerTarget), syscallUs, preadUs, openReadUs, median(cpuMs), percentile(cpuMs, 0.9), median(wallMs), median(renderMs),
       st.plainMs.size(), median(st.plainMs), percentile(st.plainMs, 0.99), median(st.gzipMs),
       percentile(st.gzipMs, 0.99), st.plainBytes, st.gzipBytes, series, rssBefore / 1024,
-      rssSampling / 1024, rssRender / 1024, rssAfter / 1024, rssPeak / 1024);
+      rssSampling / 1024, rssRender / 1024, rssAfter / 1024, rssPeak / 1024, sizeof(collectors::TargetSample),
+      sizeof(collectors::SampleTarget));
   std::fflush(stdout);
   server->reset();
   svc->reset();
