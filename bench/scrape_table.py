@@ -30,6 +30,11 @@ def num(x, digits=0):
 
 
 TREE = {"real": "real", "synthetic": "generated"}
+# From `perf record -e cpu-clock -g` on the driver (`real 1000 400`), by hand: not re-measured by a run.
+PERF_PROFILE = ("perf over a whole `real 1000 400` run on 2026-12-02: 78% of the CPU in system calls; "
+                "pread 49%, a third of it the kernel formatting v1 memory.stat; open + close 21% (files beyond "
+                "the budget, the limits files, the driver's own set-up); parsing and the sampler's bookkeeping "
+                "about 4%.")
 out = []
 w = out.append
 w("## Scrape")
@@ -71,10 +76,11 @@ for r in rows:
       f"{size(r['bytes'])} | {size(r['gzip_bytes'])} | {num(r['series'])} | "
       f"{r['rss_sampling_mib']:.1f} ({r['rss_peak_mib']:.1f}) | {num(r['held_fds'])} |")
 w("")
-w("The machine is shared with other work (see the load average): on 2026-12-01, repeated runs of the same row "
-  "differed by up to 2-4x (real 100: 3.7-7.4 ms per tick; real 1,000 /metrics: 11-49 ms p50), so read the goals "
-  "against the per-cgroup figures, the tick / full-sample ratio of the same run and the floor below as well as the "
-  "absolute times.")
+w("Each work session runs on a fresh virtual machine, and they differ: a system call cost 1.14 µs on "
+  "2026-12-01's and 0.11 µs on 2026-12-02's (the floor below is measured in every run, so it says which kind "
+  "this was). The machine is also shared with other work (see the load average): under load, repeated runs of "
+  "the same row differed by up to 2-4x. Read the goals against the per-cgroup figures, the tick / full-sample "
+  "ratio of the same run and the floor as well as the absolute times.")
 errors = sum(r["errors"] for r in rows)
 short = [r for r in rows if r["sampled"] != r["n"]]
 w("")
@@ -158,33 +164,38 @@ if reals:
     pread_us = sorted(r["pread_us"] for r in reals)[len(reals) // 2]
     orc_us = sorted(r["open_read_close_us"] for r in reals)[len(reals) // 2]
     w("")
+    files = r1000['files_per_target'] if r1000 else 4.3
     w("Where the sample CPU goes (perf on the driver, and the floor measured in each run): in the kernel. One "
-      f"system call costs {sys_us:.2f} µs of CPU on this virtual machine (getppid), a small cgroup file "
-      f"{pread_us:.2f} µs with pread on a held descriptor and {orc_us:.2f} µs with open + read + close. A hybrid "
-      f"cgroup takes {r1000['files_per_target'] if r1000 else 8.8:.1f} reads a tick (14 in a full sample), so at least "
-      f"{(r1000['files_per_target'] if r1000 else 8.8) * pread_us:.0f} µs per cgroup before "
-      "the kernel formats the larger files (v1 memory.stat above all) or anything is parsed"
-      + (f", against {full[-1]['tick_cpu_ms'] * 1000 / full[-1]['n']:.0f} µs measured at {num(full[-1]['n'])} "
+      f"system call costs {sys_us:.2f} µs of CPU on this machine (getppid), a small cgroup file "
+      f"{pread_us:.2f} µs with pread on a held descriptor and {orc_us:.2f} µs with open + read + close. v1 "
+      "memory.stat, which the kernel formats from some 40 counters on every read, costs several small files, and "
+      "it is read every tick: the working set is what `ps`, the commonest policies and dashboards watch. A hybrid "
+      f"cgroup takes {files:.1f} reads a tick (14 in a full sample)"
+      + (f"; {full[-1]['tick_cpu_ms'] * 1000 / full[-1]['n']:.0f} µs per cgroup measured at {num(full[-1]['n'])} "
          "with every descriptor held" if full else "")
-      + "; in perf profiles of the driver, parsing, the snapshot and the sampler's bookkeeping are a few per cent, "
-      "kernfs/seq_file reads and system-call entry the rest (perf at 1,000 real: pread 72%, of it v1 memory.stat "
-      "9%; open + close of the files beyond the budget 15%; the PVM hypervisor's interrupt re-enable on every entry "
-      "19%). Hence the tiers: fewer reads, not faster parsing; bare metal's system calls are several times cheaper. "
+      + f". {PERF_PROFILE} Hence the tiers: fewer reads, not faster parsing. "
       f"The descriptor budget is {num(budget)} (half of RLIMIT_NOFILE {num(int(float(nofile)))}; the agent's own "
-      "cgroup handles hold ~7 per managed workload besides), and every-tick files get it first: "
-      f"{per_held:.0f} per cgroup when everything fits (14 files + 6 directories); past that the detail and limits "
-      "files, then the every-tick ones, are opened per read at the higher cost above. With the shipped unit's "
-      f"LimitNOFILE={wanted_nofile}, {int(int(wanted_nofile) / 2 / per_held):,} cgroups fit entirely.")
+      "cgroup handles hold ~7 per managed workload besides). Every-tick files get it first, then detail files "
+      "with what is left, then directories if everything fits "
+      f"({per_held:.0f} per cgroup: 14 files + 6 directories); the rest are opened per read at the higher cost "
+      f"above. With the shipped unit's LimitNOFILE={wanted_nofile}, {int(int(wanted_nofile) / 2 / per_held):,} "
+      "cgroups fit entirely, and the every-tick files of "
+      f"{int(int(wanted_nofile) / 2 / 4):,} observed hybrid cgroups (4 each) or "
+      f"{int(int(wanted_nofile) / 2 / 3):,} managed ones (3 each).")
 if g10000:
     w("")
+    sample_b = g10000.get("sample_bytes", 0)
+    target_b = g10000.get("target_bytes", 0)
     w(f"Where the memory goes at 10,000 (generated tree): {g10000['rss_start_mib']:.1f} MiB before the sampler "
-      "starts (libraries, and the 10,000 targets with their six directory paths each, as ObservedCgroups would hold "
-      f"them, plus the driver's own tree generation), {g10000['rss_sampling_mib']:.1f} MiB after sampling (the "
-      "published snapshot and the one being refilled, 608 bytes per target each since each target carries its "
-      "previous tick's counters instead of a second snapshot being kept, and ~0.8 KB of per-target read state), "
-      f"{g10000['rss_peak_mib']:.1f} MiB peak once the CivetWeb worker has served scrapes "
-      "(zlib's state, the 64 KiB text buffer, one buffer of every cgroup's label text, CivetWeb's connection "
-      "buffers; the exporter makes no allocation per cgroup, so the worker threads' malloc arenas no longer keep "
+      f"starts (libraries, the driver's own tree generation, and the 10,000 targets as ObservedCgroups would hold "
+      f"them: {target_b:.0f} bytes each plus one allocation for all their directory paths, CgroupDirs, and none for "
+      f"limits when nothing is configured), {g10000['rss_sampling_mib']:.1f} MiB after sampling (the published "
+      f"snapshot and the one being refilled, {sample_b:.0f} bytes per target each plus its devices: each target "
+      "carries its previous sample's counters instead of a second snapshot being kept, and the sections not read "
+      "in a tick are carried from the previous snapshot rather than kept aside; plus ~0.6 KB of per-target read "
+      f"state), {g10000['rss_peak_mib']:.1f} MiB peak once the CivetWeb worker has served scrapes "
+      "(zlib's state, the text buffers, one buffer of every cgroup's label text, CivetWeb's connection "
+      "buffers; the exporter makes no allocation per cgroup, so the worker threads' malloc arenas do not keep "
       "fragments of them). A forked client does the fetching, so none of its buffers count.")
 
 # cAdvisor: users' published figures (not measured here: cAdvisor is not packaged for Debian 12).
