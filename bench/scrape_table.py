@@ -179,9 +179,7 @@ if reals:
       "with what is left, then directories if everything fits "
       f"({per_held:.0f} per cgroup: 14 files + 6 directories); the rest are opened per read at the higher cost "
       f"above. With the shipped unit's LimitNOFILE={wanted_nofile}, {int(int(wanted_nofile) / 2 / per_held):,} "
-      "cgroups fit entirely, and the every-tick files of "
-      f"{int(int(wanted_nofile) / 2 / 4):,} observed hybrid cgroups (4 each) or "
-      f"{int(int(wanted_nofile) / 2 / 3):,} managed ones (3 each).")
+      f"cgroups fit entirely, and the every-tick files (3 per cgroup) of {int(int(wanted_nofile) / 2 / 3):,}.")
 if g10000:
     w("")
     sample_b = g10000.get("sample_bytes", 0)
