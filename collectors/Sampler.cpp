@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "collectors/Conversions.h"
 #include "collectors/CpuFiles.h"
@@ -155,7 +156,8 @@ struct CounterTrack {
 };
 
 // Of the first kCpuUsageCounterCount, usage comes every tick, user and system with cpu.stat or
-// the cpu_user_system section; the rest with the throttling section; the first kMemoryStatCounterCount with memory.stat, the rest with OOM.
+// the cpu_user_system section; the rest with the throttling section. The first
+// kMemoryStatCounterCount memory counters come with memory.stat, the rest with OOM.
 constexpr uint64_t CpuUsage::*kCpuCounters[] = {&CpuUsage::usageNs,      &CpuUsage::userNs,
                                                 &CpuUsage::systemNs,     &CpuUsage::periods,
                                                 &CpuUsage::throttledPeriods, &CpuUsage::throttledNs,
@@ -1060,20 +1062,15 @@ struct Sampler::Impl {
     // The sections not read: the last values, counters as continuity made them there.
     if (last != nullptr) carryUnread(*last, fresh, cpuQuotaSet(s), out, snap);
     if (last != nullptr) {
+      // IO's rate base moves only when IO is read: until then it stays what it was.
+      out.previous = last->previous;
       out.previous.time = last->sampleTime;
       out.previous.cpuUsageNs = last->cpu.usageNs;
       out.previous.hasCpu = last->hasCpu;
       if (sections & kSectionIo) {
-        auto [readBytes, writeBytes] = previous->ioTotals(*last);
+        std::tie(out.previous.ioReadBytes, out.previous.ioWriteBytes) = previous->ioTotals(*last);
         out.previous.ioTime = last->ioTime;
-        out.previous.ioReadBytes = readBytes;
-        out.previous.ioWriteBytes = writeBytes;
         out.previous.hasIo = last->hasIo;
-      } else {
-        out.previous.ioTime = last->previous.ioTime;
-        out.previous.ioReadBytes = last->previous.ioReadBytes;
-        out.previous.ioWriteBytes = last->previous.ioWriteBytes;
-        out.previous.hasIo = last->previous.hasIo;
       }
     }
     for (const auto& dev : s.target->configuredLimits->io.devices) knowDevice(dev.major, dev.minor);
