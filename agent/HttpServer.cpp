@@ -3,13 +3,14 @@
 #include <civetweb.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 
+#include "agent/Gzip.h"
 #include "collectors/TextParse.h"
 
 namespace cgwarden::agent {
@@ -110,25 +111,6 @@ bool acceptsGzip(std::string_view acceptEncoding) {
   return false;
 }
 
-Result<std::string> gzipCompress(std::string_view data, int level) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Error::invalid("gzip", "", "deflateInit2 failed");
-  }
-  std::string out;
-  out.resize(deflateBound(&zs, static_cast<uLong>(data.size())));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  size_t written = zs.total_out;
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return Error::invalid("gzip", "", "deflate did not finish (" + std::to_string(rc) + ")");
-  out.resize(written);
-  return out;
-}
-
 struct HttpServer::Impl {
   HttpServerOptions options;
   mg_context* ctx = nullptr;
@@ -184,6 +166,12 @@ struct HttpServer::Impl {
                          int gzipLevel) {
     const mg_request_info* ri = mg_get_request_info(conn);
     bool chunked = ri->http_version != nullptr && std::string_view(ri->http_version) == "1.1";
+    std::optional<GzipEncoder> encoder;
+    if (gzip && req.method != "HEAD") {
+      auto created = GzipEncoder::create(gzipLevel);  // start() checked the level
+      if (created) encoder.emplace(std::move(*created));
+      gzip = encoder.has_value();
+    }
     mg_response_header_start(conn, resp.status);
     mg_response_header_add(conn, "Content-Type", resp.contentType.c_str(), -1);
     if (chunked) {
@@ -204,27 +192,10 @@ struct HttpServer::Impl {
       alive = rc > 0;
       return alive;
     };
-    z_stream zs{};
-    std::vector<char> zbuf;
-    if (gzip) {
-      if (deflateInit2(&zs, gzipLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return;
-      zbuf.resize(64 * 1024);
-    }
-    auto deflateSome = [&](const char* data, size_t n, int flush) {
-      zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
-      zs.avail_in = static_cast<uInt>(n);
-      int rc = Z_OK;
-      do {
-        zs.next_out = reinterpret_cast<Bytef*>(zbuf.data());
-        zs.avail_out = static_cast<uInt>(zbuf.size());
-        rc = deflate(&zs, flush);
-        if (!raw(zbuf.data(), zbuf.size() - zs.avail_out)) return false;
-      } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
-      return true;
-    };
+    GzipEncoder::Sink sendCompressed = [&](std::string_view piece) { return raw(piece.data(), piece.size()); };
     BodyWriter write = [&](std::string_view piece) {
       if (!alive) return false;
-      if (gzip) return deflateSome(piece.data(), piece.size(), Z_NO_FLUSH);
+      if (encoder) return encoder->write(piece, sendCompressed) && alive;
       return raw(piece.data(), piece.size());
     };
     try {
@@ -237,10 +208,7 @@ struct HttpServer::Impl {
       if (chunked && alive) mg_write(conn, "!\r\n", 3);
       alive = false;
     }
-    if (gzip) {
-      if (alive) deflateSome(nullptr, 0, Z_FINISH);
-      deflateEnd(&zs);
-    }
+    if (encoder && alive) encoder->finish(sendCompressed);
     if (chunked && alive) mg_send_chunk(conn, "", 0);
   }
 
@@ -325,6 +293,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options)
     if (impl->host == "[::]") impl->host = "[::1]";
   }
   if (colon == 0) listen = portText;
+  if (options.gzipLevel < GzipEncoder::kMinLevel || options.gzipLevel > GzipEncoder::kMaxLevel) {
+    return Error::invalid("http", listen, "gzip level " + std::to_string(options.gzipLevel) + " is outside 0-3");
+  }
 
   std::string threads = std::to_string(std::max(1, options.threads));
   std::string timeout = std::to_string(options.requestTimeout.count());

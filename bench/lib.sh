@@ -68,7 +68,7 @@ bench_compile_driver() {
   g++ -O2 -std=c++20 -DSPDLOG_COMPILED_LIB -DSPDLOG_SHARED_LIB -DSPDLOG_FMT_EXTERNAL -DFMT_SHARED \
     -I"$ROOT" -I"$build/generated" "$@" "$src" -o "$out" \
     "$build/agent/libcgwarden_agent.a" "$build/config/libcgwarden_config.a" "$build/collectors/libcgwarden_collectors.a" \
-    -lprometheus-cpp-core -lspdlog -lfmt -lcivetweb -lyaml-cpp -lz -pthread
+    -lprometheus-cpp-core -lspdlog -lfmt -lcivetweb -lyaml-cpp -lisal -lz -pthread
 }
 
 bench_remove_cgroups() {

@@ -10,7 +10,7 @@ src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$src/build}"
 shift || true
 
-packages=(cmake ninja-build g++ pkg-config zlib1g-dev
+packages=(cmake ninja-build g++ pkg-config zlib1g-dev libisal-dev
           prometheus-cpp-dev libyaml-cpp-dev libspdlog-dev libcivetweb-dev
           libgtest-dev libgmock-dev nlohmann-json3-dev
           ${CGWARDEN_EXTRA_PACKAGES:-})

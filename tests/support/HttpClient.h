@@ -55,6 +55,7 @@ inline std::string gunzip(const std::string& in, std::string& error) {
     }
     out.append(buf, sizeof buf - zs.avail_out);
   }
+  if (rc == Z_STREAM_END && zs.avail_in != 0) error = std::to_string(zs.avail_in) + " bytes after the gzip member";
   inflateEnd(&zs);
   return out;
 }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <thread>
 
+#include "agent/Gzip.h"
 #include "agent/HttpServer.h"
 #include "support/HttpClient.h"
 
