@@ -24,35 +24,41 @@ constexpr uint64_t MemoryStatV1::*kV1Members[12] = {
     &MemoryStatV1::inactiveFile,  &MemoryStatV1::activeFile, &MemoryStatV1::pgfault,
     &MemoryStatV1::pgmajfault,    &MemoryStatV1::workingsetRefaultAnon, &MemoryStatV1::workingsetRefaultFile};
 
+// kV1Names' index of `name`, -1 for the ~25 other keys: one comparison per line, chosen
+// by length (memory.stat is read every tick, some 70 lines).
+int v1Index(std::string_view name) {
+  auto is = [name](int i) { return name == kV1Names[i] ? i : -1; };
+  switch (name.size()) {
+    case 3: return is(1);
+    case 4: return is(3);
+    case 5: return name[0] == 'c' ? is(0) : is(4);
+    case 7: return is(8);
+    case 9: return is(5);
+    case 10: return is(9);
+    case 11: return name[0] == 'm' ? is(2) : is(7);
+    case 13: return is(6);
+    case 23: return name.back() == 'n' ? is(10) : is(11);
+    default: return -1;
+  }
+}
+
 }  // namespace
 
 Result<MemoryStatV1> parseMemoryStatV1(std::string_view text) {
   V1Raw raw;
   uint32_t seenLocal = 0;
   uint32_t seenTotal = 0;
-  int badLine = 0;
   std::string_view bad;
-  scan::forEachLine(text, [&](std::string_view line, int number) {
-    if (scan::trimBlank(line).empty()) return true;
-    std::string_view key;
-    uint64_t value = 0;
-    if (!scan::keyValue(line, key, value)) {
-      badLine = number;
-      bad = line;
-      return false;
-    }
+  int badLine = scan::forEachKeyValue(text, bad, [&](std::string_view key, uint64_t value) {
     bool total = key.size() > 6 && key.substr(0, 6) == "total_";
-    std::string_view name = total ? key.substr(6) : key;
-    for (size_t i = 0; i < 12; ++i) {
-      if (kV1Names[i] != name) continue;
-      if (total) {
-        raw.total[i] = value;
-        seenTotal |= 1u << i;
-      } else {
-        raw.local[i] = value;
-        seenLocal |= 1u << i;
-      }
-      break;
+    int i = v1Index(total ? key.substr(6) : key);
+    if (i < 0) return true;
+    if (total) {
+      raw.total[i] = value;
+      seenTotal |= 1u << i;
+    } else {
+      raw.local[i] = value;
+      seenLocal |= 1u << i;
     }
     return true;
   });

@@ -7,6 +7,7 @@
 //   nested-keyed   "254:0 rbytes=1459200 wbytes=314773504 ...\n" (io.stat, *.pressure)
 
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -101,23 +102,57 @@ struct FlatKey {
   uint64_t T::*member;
 };
 
+// Calls `fn(key, value)` for each "<key> <number>" line of a flat-keyed file, blank lines
+// skipped; `fn` returns false to stop. The kernel's own form (one space, decimal digits,
+// '\n') takes a fast path; anything else goes through keyValue, which also accepts tabs
+// and repeated blanks. Returns 0, or the 1-based number of the first malformed line, with
+// the line itself in `bad`.
+template <class Fn>
+inline int forEachKeyValue(std::string_view text, std::string_view& bad, Fn&& fn) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  int number = 0;
+  while (p < end) {
+    ++number;
+    // Fast path: "key SP digits\n" with at most 19 digits (no overflow), in one pass.
+    const char* q = p;
+    while (q < end && *q != ' ' && *q != '\n' && *q != '\t' && *q != '\r') ++q;
+    if (q != p && q < end && *q == ' ') {
+      const char* d = q + 1;
+      uint64_t value = 0;
+      while (d < end && static_cast<unsigned>(*d - '0') <= 9) value = value * 10 + static_cast<unsigned>(*d++ - '0');
+      size_t digits = static_cast<size_t>(d - (q + 1));
+      if (digits > 0 && digits <= 19 && (d == end || *d == '\n')) {
+        std::string_view key(p, static_cast<size_t>(q - p));
+        p = d + 1;
+        if (!fn(key, value)) return 0;
+        continue;
+      }
+    }
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (nl == nullptr) nl = end;
+    std::string_view line(p, static_cast<size_t>(nl - p));
+    p = nl + 1;
+    if (trimBlank(line).empty()) continue;
+    std::string_view key;
+    uint64_t value = 0;
+    if (!keyValue(line, key, value)) {
+      bad = line;
+      return number;
+    }
+    if (!fn(key, value)) return 0;
+  }
+  return 0;
+}
+
 // Fills `out` from a flat-keyed file; unknown keys are skipped, malformed lines are an
 // error naming the line. Returns a bit mask of the keys seen (bit i = keys[i]).
 template <class T, size_t N>
 inline Result<uint64_t> scanFlatKeyed(std::string_view text, const FlatKey<T> (&keys)[N], T& out) {
   static_assert(N <= 64, "at most 64 keys");
   uint64_t seen = 0;
-  int badLine = 0;
   std::string_view bad;
-  forEachLine(text, [&](std::string_view line, int number) {
-    if (trimBlank(line).empty()) return true;
-    std::string_view key;
-    uint64_t value = 0;
-    if (!keyValue(line, key, value)) {
-      badLine = number;
-      bad = line;
-      return false;
-    }
+  int badLine = forEachKeyValue(text, bad, [&](std::string_view key, uint64_t value) {
     for (size_t i = 0; i < N; ++i) {
       if (keys[i].key == key) {
         out.*(keys[i].member) = value;

@@ -12,6 +12,7 @@
 #include "collectors/MemoryFiles.h"
 #include "collectors/PidsFiles.h"
 #include "collectors/PressureFiles.h"
+#include "collectors/StatScan.h"
 
 namespace cgwarden::collectors {
 namespace {
@@ -159,6 +160,33 @@ TEST(MemoryStatV1Test, PrefersHierarchicalTotals) {
   EXPECT_EQ(local->mappedFile, 4u);
 }
 
+// Each of the twelve keys lands in its own member, local and total_, next to keys of the
+// same length that must be skipped (shmem, unevictable, hierarchical_memory_limit...).
+TEST(MemoryStatV1Test, EveryKeyByItsOwnName) {
+  const char* names[] = {"cache", "rss", "mapped_file", "swap", "dirty", "writeback", "inactive_file",
+                         "active_file", "pgfault", "pgmajfault", "workingset_refault_anon", "workingset_refault_file"};
+  std::string text = "shmem 900\nrss_huge 901\nunevictable 902\npgpgin 903\nactive_anon 904\n";
+  for (int i = 0; i < 12; ++i) {
+    text += std::string(names[i]) + " " + std::to_string(i + 1) + "\n";
+    text += "total_" + std::string(names[i]) + " " + std::to_string(100 + i) + "\n";
+  }
+  text += "hierarchical_memory_limit 9223372036854771712\nworkingset_activate_anon 905\ntotal_shmem 906\n";
+  auto v = parseMemoryStatV1(text);
+  ASSERT_TRUE(v.ok()) << v.error().message();
+  EXPECT_EQ(v->cache, 100u);
+  EXPECT_EQ(v->rss, 101u);
+  EXPECT_EQ(v->mappedFile, 102u);
+  EXPECT_EQ(v->swap, 103u);
+  EXPECT_EQ(v->dirty, 104u);
+  EXPECT_EQ(v->writeback, 105u);
+  EXPECT_EQ(v->inactiveFile, 106u);
+  EXPECT_EQ(v->activeFile, 107u);
+  EXPECT_EQ(v->pgfault, 108u);
+  EXPECT_EQ(v->pgmajfault, 109u);
+  EXPECT_EQ(v->workingsetRefaultAnon, 110u);
+  EXPECT_EQ(v->workingsetRefaultFile, 111u);
+}
+
 TEST(MemoryStatV1Test, MalformedAndMissing) {
   auto bad = parseMemoryStatV1("cache 1\nrss two\ninactive_file 3\n");
   ASSERT_FALSE(bad.ok());
@@ -167,6 +195,39 @@ TEST(MemoryStatV1Test, MalformedAndMissing) {
   auto missing = parseMemoryStatV1("cache 1\ninactive_file 3\n");
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(errorMentions(missing.error(), "\"rss\""));
+}
+
+// The scanner's fast path (the kernel's "key value\n") and its general path (tabs, CR,
+// repeated or leading blanks, no final newline, blank lines) read the same values; values
+// past 64 bits and stray characters are errors naming their line.
+TEST(FlatKeyedScanTest, KernelFormAndOddFormsReadAlike) {
+  struct Two {
+    uint64_t a = 0, b = 0;
+  };
+  static constexpr scan::FlatKey<Two> kKeys[] = {{"alpha", &Two::a}, {"beta", &Two::b}};
+  for (const char* text : {"alpha 18446744073709551615\nbeta 0\n", "alpha\t18446744073709551615\r\nbeta 0",
+                           "\n  alpha   18446744073709551615  \n\nbeta\t0\n", "other 7\nalpha 18446744073709551615\nbeta 0"}) {
+    SCOPED_TRACE(text);
+    Two out;
+    auto seen = scan::scanFlatKeyed(text, kKeys, out);
+    ASSERT_TRUE(seen.ok()) << seen.error().message();
+    EXPECT_EQ(*seen, 0b11u);
+    EXPECT_EQ(out.a, UINT64_MAX);
+    EXPECT_EQ(out.b, 0u);
+  }
+  struct Case {
+    const char* text;
+    const char* line;
+  };
+  for (Case c : {Case{"alpha 1\nbeta 18446744073709551616\n", "line 2"}, Case{"alpha 12x\n", "line 1"},
+                 Case{"alpha 1\n\nbeta\n", "line 3"}, Case{"alpha 1 2\n", "line 1"}, Case{"alpha -1\n", "line 1"},
+                 Case{"alpha 123456789012345678901\n", "line 1"}}) {
+    SCOPED_TRACE(c.text);
+    Two out;
+    auto seen = scan::scanFlatKeyed(c.text, kKeys, out);
+    ASSERT_FALSE(seen.ok());
+    EXPECT_TRUE(errorMentions(seen.error(), c.line));
+  }
 }
 
 TEST(OomControlTest, CapturedAndOldKernel) {
