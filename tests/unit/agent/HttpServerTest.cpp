@@ -367,6 +367,15 @@ TEST_F(HttpServerTest, AnAddressInUseIsAnError) {
   EXPECT_FALSE(HttpServer::start(o).ok());
 }
 
+TEST(HttpServerOptionsTest, AGzipLevelOutsideZeroToThreeIsRefusedAtStart) {
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.gzipLevel = 6;  // a zlib level, not an igzip one
+  auto s = HttpServer::start(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message().find("gzip level 6"), std::string::npos) << s.error().message();
+}
+
 TEST(HttpEncodingTest, AcceptEncoding) {
   EXPECT_TRUE(acceptsGzip("gzip"));
   EXPECT_TRUE(acceptsGzip("deflate, gzip;q=0.5"));
