@@ -263,6 +263,7 @@ struct Sampler::Impl {
   uint64_t detailEvery = 1;             // ticks between reads of the detail sections
   std::atomic<uint32_t> everyTick{0};   // detail sections wanted on every tick (setEveryTick)
   uint64_t filesRead = 0;               // in this tick
+  uint64_t filesOpened = 0;             // in this tick, accounting files beyond the budget
   uint64_t nextStagger = 0;
   // At most kLogsPerTick warnings per tick; the rest are counted and summarised.
   static constexpr int kLogsPerTick = 10;
@@ -576,6 +577,7 @@ struct Sampler::Impl {
     if (ok && mayHold(f)) {
       hold(fs, f, fd);
     } else {
+      if (ok) ++filesOpened;
       ::close(fd);
     }
     if (ok) return Outcome::Ok;
@@ -619,6 +621,7 @@ struct Sampler::Impl {
         hold(fs, kProcs, fd);
       } else {
         owned = true;
+        ++filesOpened;
       }
     }
     ProcsCounter counter;
@@ -1274,6 +1277,7 @@ struct Sampler::Impl {
     if (heldSlowFds > slowBudget) releaseSlowFiles();
     holdDirs = states.size() * (filesPerTarget + size_t{kDirCount}) <= maxOpenFiles;
     filesRead = 0;
+    filesOpened = 0;
 
     std::shared_ptr<Snapshot> snap;
     if (spare && spare.use_count() == 1) {
@@ -1318,6 +1322,8 @@ struct Sampler::Impl {
     snap->stats.targetsRequested = requested.size();
     snap->stats.heldFiles = heldFds;
     snap->stats.filesRead = filesRead;
+    snap->stats.filesOpened = filesOpened;
+    snap->stats.descriptorBudget = maxOpenFiles;
     snap->stats.cpuSeconds = threadCpuSeconds() - cpuStart;
     snap->stats.durationSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - steadyStart).count();

@@ -151,6 +151,11 @@ struct SamplerStats {
   uint64_t targetsRequested = 0; // targets the providers listed
   uint64_t heldFiles = 0;        // file and directory descriptors held open across ticks
   uint64_t filesRead = 0;        // cgroup files read in this tick (limits included)
+  // Accounting files read in this tick through a descriptor opened for that one read,
+  // because the descriptor budget was spent (limits files, never held, not counted): each
+  // costs ~10x a pread on a held one, so a steady non-zero value says raise RLIMIT_NOFILE.
+  uint64_t filesOpened = 0;
+  uint64_t descriptorBudget = 0;  // descriptors the sampler may hold (SamplerOptions::maxOpenFiles, resolved)
 };
 
 using DeviceNameMap = std::map<std::pair<uint32_t, uint32_t>, std::string>;

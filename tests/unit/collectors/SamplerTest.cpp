@@ -285,6 +285,33 @@ TEST(SamplerTest, VanishedCgroupDropsOutWithoutAnError) {
   }
 }
 
+// Files read without a held descriptor are counted, so an operator can see the budget is
+// spent; with room for everything, none are after the first tick.
+TEST(SamplerTest, FilesBeyondTheBudgetAreCountedAsOpened) {
+  HybridTree h;
+  std::vector<SampleTarget> targets = {h.addCgroup("a"), h.addCgroup("b")};
+  for (size_t budget : {size_t{0}, size_t{5}, size_t{1000}}) {
+    SCOPED_TRACE("budget " + std::to_string(budget));
+    SamplerOptions o = optionsFor(h.tree);
+    o.maxOpenFiles = budget;
+    Sampler sampler(h.layout, [&] { return targets; }, o);
+    auto first = sampler.tick();
+    EXPECT_EQ(first->stats.descriptorBudget, budget);
+    auto second = sampler.tick();  // every-tick files only: no limits, no detail sections
+    ASSERT_EQ(second->targets.size(), 2u);
+    ASSERT_GT(second->stats.filesRead, 0u);
+    EXPECT_LE(second->stats.heldFiles, budget);
+    if (budget == 0) {
+      EXPECT_EQ(second->stats.filesOpened, second->stats.filesRead);
+    } else if (budget == 1000) {
+      EXPECT_EQ(second->stats.filesOpened, 0u);
+    } else {
+      EXPECT_GT(second->stats.filesOpened, 0u);
+      EXPECT_LT(second->stats.filesOpened, second->stats.filesRead);
+    }
+  }
+}
+
 TEST(SamplerTest, MissingFilesAreAbsentNotErrors) {
   HybridTree h;
   SampleTarget t = h.addCgroup("nob", /*withBlkio=*/false);

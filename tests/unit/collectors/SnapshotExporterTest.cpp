@@ -180,6 +180,9 @@ Snapshot oneTargetSnapshot() {
   snap.stats.ticks = 42;
   snap.stats.errorsTotal = 3;
   snap.stats.filesRead = 13;
+  snap.stats.filesOpened = 5;
+  snap.stats.heldFiles = 40;
+  snap.stats.descriptorBudget = 10000;
   snap.stats.durationSeconds = 0.004;
   snap.stats.cpuSeconds = 0.002;
   snap.targets.push_back(fullSample(snap));
@@ -438,6 +441,9 @@ TEST(SnapshotExporterTest, AgentSeries) {
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_errors_total"), 3);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_targets"), 1);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_files_read"), 13);
+  EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_files_opened"), 5);
+  EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_descriptors_held"), 40);
+  EXPECT_DOUBLE_EQ(value(fams, "cgwarden_sample_descriptor_budget"), 10000);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_snapshot_age_seconds"), 1);
   EXPECT_DOUBLE_EQ(value(fams, "cgwarden_scrapes_total"), 7);
   EXPECT_DOUBLE_EQ(value(fams, "container_scrape_error"), 0);
